@@ -1,0 +1,28 @@
+/**
+ * Stable machine codes of every problem the API returns, with their HTTP status.
+ *
+ * Clients translate these codes to Spanish (es-MX); never rename one (add a new
+ * code instead). The filter maps them once (CONVENTIONS #8).
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_BODY: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  INSUFFICIENT_CREDITS: 402,
+  NO_REQUEST_IDENTITY: 500,
+  TENANT_ACCESS_DENIED: 404,
+  DATABASE_UNAVAILABLE: 503,
+  NOT_READY: 503,
+  INTERNAL_ERROR: 500,
+} as const;
+
+/** One of the stable problem codes. */
+export type ErrorCode = keyof typeof ERROR_CODES;

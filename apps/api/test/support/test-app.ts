@@ -1,0 +1,47 @@
+import type { Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.factory.js';
+import { loadConfig, type AppConfig } from '../../src/config/env.schema.js';
+import type { TestDatabase } from './test-database.js';
+
+/** A Nest app built exactly as `main.ts` builds it, on a test database. */
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  /** `http://127.0.0.1:<port>` when started with `listen: true`. */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the production app against `database`. With `listen: true` it serves on
+ * an ephemeral loopback port (for clients such as the generated API client);
+ * otherwise use `app.inject` (Fastify's light-my-request).
+ */
+export async function createTestApp(
+  database: TestDatabase,
+  options: { listen?: boolean; env?: Record<string, string>; extraModules?: Type[] } = {},
+): Promise<TestApp> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: database.adminUrl,
+    DATABASE_APP_URL: database.appUrl,
+    DATABASE_POOL_SIZE: '4',
+    ...options.env,
+  });
+  const app = await createApp(config, database.appUrl, pino({ level: 'silent' }), {
+    extraModules: options.extraModules,
+  });
+  let baseUrl = '';
+  if (options.listen) {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.getHttpServer().address();
+    if (address && typeof address === 'object') baseUrl = `http://127.0.0.1:${address.port}`;
+  } else {
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  }
+  return { app, config, baseUrl, close: () => app.close() };
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/env.schema.js';
+
+describe('environment schema', () => {
+  it('gives the offline defaults of the embedded stack when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(3142);
+    expect(config.EMBEDDED_PG_PORT).toBe(5433);
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.RUN_WORKER).toBe(true);
+    expect(config.CORS_ORIGINS).toEqual([]);
+  });
+
+  it('treats empty strings as unset and parses lists and booleans', () => {
+    const config = loadConfig({ DATABASE_URL: '', CORS_ORIGINS: 'https://a.mx, https://b.mx', RUN_WORKER: 'false' });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.CORS_ORIGINS).toEqual(['https://a.mx', 'https://b.mx']);
+    expect(config.RUN_WORKER).toBe(false);
+  });
+
+  it('lists every invalid variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'not a url', LOG_LEVEL: 'loud' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.join('\n');
+    expect(issues).toContain('PORT');
+    expect(issues).toContain('DATABASE_URL');
+    expect(issues).toContain('LOG_LEVEL');
+  });
+
+  it('refuses the development app-role password in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u@db:5432/x' })).toThrow(
+      /DATABASE_APP_PASSWORD/,
+    );
+    expect(
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://u@db:5432/x',
+        DATABASE_APP_PASSWORD: 'a-real-secret-1',
+      }).DATABASE_APP_PASSWORD,
+    ).toBe('a-real-secret-1');
+  });
+});
