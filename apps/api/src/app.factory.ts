@@ -4,6 +4,7 @@ import type { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { requestContext } from './common/http/request-context.js';
@@ -58,7 +59,7 @@ export async function createApp(
     loggerInstance: logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     trustProxy: config.NODE_ENV === 'production',
   });
   const fastify = adapter.getInstance();

@@ -58,7 +58,7 @@ async function provisionOnce(adminUrl: string, appPassword: string): Promise<voi
       await client.query<{ db: string; usr: string }>('SELECT current_database() AS db, current_user AS usr')
     ).rows[0]!;
     // Role creation races when two processes start at once: serialise on an advisory lock.
-    await client.query('SELECT pg_advisory_lock(714_2026)');
+    await client.query('SELECT pg_advisory_lock(7142026)');
     try {
       const roles = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [
         [OWNER_ROLE, APP_ROLE, RLS_HELPER_ROLE],
@@ -80,7 +80,7 @@ async function provisionOnce(adminUrl: string, appPassword: string): Promise<voi
       // The migrations bookkeeping table (public.schema_migrations) belongs to the owner role.
       await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${OWNER_ROLE}`);
     } finally {
-      await client.query('SELECT pg_advisory_unlock(714_2026)');
+      await client.query('SELECT pg_advisory_unlock(7142026)');
     }
   } finally {
     await client.end();
