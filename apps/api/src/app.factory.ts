@@ -10,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { requestContext } from './common/http/request-context.js';
 import { PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/env.schema.js';
+import type { Clock } from './common/time/clock.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
 /** Path prefix of every product route (DESIGN.md "API surface"). */
@@ -53,7 +54,7 @@ export async function createApp(
   config: AppConfig,
   appUrl: string,
   logger: Logger,
-  options: { connectDatabase?: boolean; extraModules?: Type[] } = {},
+  options: { connectDatabase?: boolean; extraModules?: Type[]; clock?: Clock } = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -65,11 +66,20 @@ export async function createApp(
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    requestContext.run({ requestId: String(request.id) }, done);
+    requestContext.run(
+      { requestId: String(request.id), ip: request.ip, userAgent: request.headers['user-agent']?.slice(0, 512) },
+      done,
+    );
   });
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot({ config, appUrl, connectDatabase: options.connectDatabase, extraModules: options.extraModules }),
+    AppModule.forRoot({
+      config,
+      appUrl,
+      connectDatabase: options.connectDatabase,
+      extraModules: options.extraModules,
+      clock: options.clock,
+    }),
     adapter,
     {
       logger: new PinoNestLogger(logger),

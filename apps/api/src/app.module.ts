@@ -9,6 +9,13 @@ import type { AppConfig } from './config/env.schema.js';
 import { DatabaseModule } from './database/database.module.js';
 import { RequestTransactionInterceptor } from './database/request-transaction.interceptor.js';
 import { HealthModule } from './health/health.module.js';
+import { AuditModule } from './modules/audit/audit.module.js';
+import { AuthCoreModule } from './modules/auth/auth-core.module.js';
+import { AuthModule } from './modules/auth/auth.module.js';
+import { DevModule } from './modules/dev/dev.module.js';
+import { devOutboxEnabled, NotificationsModule } from './modules/notifications/notifications.module.js';
+import { UsersModule } from './modules/users/users.module.js';
+import type { Clock } from './common/time/clock.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 
 /** Turns Standard Schema (zod) issues into field errors of a 400 VALIDATION_FAILED problem. */
@@ -33,11 +40,13 @@ export class AppModule {
     connectDatabase?: boolean;
     /** Extra modules mounted beside the product's (tests only). */
     extraModules?: Type[];
+    /** Time source (tests pass a controllable clock). */
+    clock?: Clock;
   }): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(options.config),
+        ConfigModule.forRoot(options.config, options.clock),
         DatabaseModule.forRoot({
           appUrl: options.appUrl,
           poolSize: options.config.DATABASE_POOL_SIZE,
@@ -45,6 +54,12 @@ export class AppModule {
         }),
         MetricsModule,
         HealthModule,
+        AuditModule,
+        NotificationsModule.forRoot(options.config),
+        AuthCoreModule,
+        AuthModule,
+        UsersModule,
+        ...(devOutboxEnabled(options.config) ? [DevModule] : []),
         ...(options.extraModules ?? []),
       ],
       providers: [

@@ -58,6 +58,43 @@ export const envSchema = z
     S3_SECRET_ACCESS_KEY: z.string().optional(),
     S3_FORCE_PATH_STYLE: booleanFromString.default(true),
 
+    /** How SMS (one-time codes, invitations) leave: `console` = server log + dev outbox, `twilio`. */
+    MESSAGE_SMS_CHANNEL: z.enum(['console', 'twilio']).default('console'),
+    /** How e-mail (one-time codes, invitations) leaves: `console` = server log + dev outbox, `smtp`. */
+    MESSAGE_EMAIL_CHANNEL: z.enum(['console', 'smtp']).default('console'),
+    /** Accept a `console` channel with NODE_ENV=production (codes then go to the production log only). */
+    MESSAGE_CONSOLE_IN_PRODUCTION: booleanFromString.default(false),
+    /** `smtp://user:pass@host:587` or `smtps://user:pass@host:465`; wins over the SMTP_HOST… variables. */
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+    SMTP_HOST: z.string().min(1).optional(),
+    /** SMTP port; default 465 when SMTP_SECURE, 587 otherwise. */
+    SMTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    SMTP_USER: z.string().optional(),
+    SMTP_PASSWORD: z.string().optional(),
+    /** Implicit TLS (port 465); false → STARTTLS when offered. Default: true only on port 465. */
+    SMTP_SECURE: booleanFromString.optional(),
+    /** From header of every e-mail (RFC 5322 mailbox). */
+    EMAIL_FROM: z
+      .string()
+      .regex(/^[^\r\n]*@[^\r\n]*$/, 'must be an e-mail address, optionally with a display name')
+      .default('MiInventario <no-reply@miinventario.mx>'),
+    /** Twilio account SID (`AC` + 32 hex). */
+    TWILIO_ACCOUNT_SID: z
+      .string()
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
+      .optional(),
+    TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+    /** Sending phone number in E.164 (+15005550006); or set TWILIO_MESSAGING_SERVICE_SID. */
+    TWILIO_FROM: z
+      .string()
+      .regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 phone number')
+      .optional(),
+    /** Twilio messaging service (`MG` + 32 hex); wins over TWILIO_FROM. */
+    TWILIO_MESSAGING_SERVICE_SID: z
+      .string()
+      .regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits')
+      .optional(),
+
     /** Largest JSON body accepted, in bytes (uploads go through tus, not JSON). */
     BODY_LIMIT_BYTES: z.coerce
       .number()
@@ -69,6 +106,31 @@ export const envSchema = z
     CORS_ORIGINS: commaList.default([]),
     /** Comma-separated phone numbers or e-mails that become ADMIN when they verify a code. */
     ADMIN_IDENTIFIERS: commaList.default([]),
+    /** Ed25519 private key (PKCS#8 PEM) signing access tokens; absent → generated under DATA_DIR (not in production). */
+    JWT_PRIVATE_KEY: z.string().optional(),
+    /** Ed25519 public key (SPKI PEM) matching JWT_PRIVATE_KEY. */
+    JWT_PUBLIC_KEY: z.string().optional(),
+    JWT_ISSUER: z.string().min(1).default('miinventario'),
+    JWT_AUDIENCE: z.string().min(1).default('miinventario-api'),
+    /** Access-token lifetime in seconds (15 min). */
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+    /** Refresh-token lifetime in seconds (7 days); every use rotates it. */
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(3600)
+      .max(90 * 86400)
+      .default(7 * 86400),
+    /** Secret mixed into one-time-code hashes (HMAC-SHA256); absent → generated under DATA_DIR (not in production). */
+    OTP_PEPPER: z.string().min(32).optional(),
+    /** One-time-code validity in seconds (10 min, NIST SP 800-63B 5.1.3). */
+    OTP_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+    /** Wrong guesses that kill a code. */
+    OTP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
+    /** Minimum seconds between two codes for one identifier. */
+    OTP_RESEND_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    /** Codes one identifier may ask for per hour. */
+    OTP_HOURLY_LIMIT: z.coerce.number().int().min(1).max(100).default(5),
     /** Serve Swagger UI at /docs and the spec at /docs/json. */
     DOCS_ENABLED: booleanFromString.default(true),
   })
@@ -85,12 +147,68 @@ export const envSchema = z
         message: 'set a real DATABASE_APP_PASSWORD (or DATABASE_APP_URL) in production',
       });
     }
+    if (env.NODE_ENV === 'production' && (!env.JWT_PRIVATE_KEY || !env.JWT_PUBLIC_KEY || !env.OTP_PEPPER)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_PRIVATE_KEY'],
+        message: 'production needs JWT_PRIVATE_KEY, JWT_PUBLIC_KEY and OTP_PEPPER shared by every replica',
+      });
+    }
+    if (Boolean(env.JWT_PRIVATE_KEY) !== Boolean(env.JWT_PUBLIC_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_PUBLIC_KEY'],
+        message: 'set JWT_PRIVATE_KEY and JWT_PUBLIC_KEY together',
+      });
+    }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',
         path: ['S3_ACCESS_KEY_ID'],
         message: 'S3_ENDPOINT needs S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY',
       });
+    }
+    // Outbound messages (issue 3): a chosen channel needs its settings, and production
+    // refuses the console channel (codes would reach only the log) unless told otherwise.
+    if (env.MESSAGE_EMAIL_CHANNEL === 'smtp' && !env.SMTP_URL && !env.SMTP_HOST) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SMTP_HOST'],
+        message: 'MESSAGE_EMAIL_CHANNEL=smtp needs SMTP_URL or SMTP_HOST',
+      });
+    }
+    if (!env.SMTP_URL && Boolean(env.SMTP_USER) !== Boolean(env.SMTP_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_PASSWORD'], message: 'set SMTP_USER and SMTP_PASSWORD together' });
+    }
+    if (env.MESSAGE_SMS_CHANNEL === 'twilio') {
+      if (!env.TWILIO_ACCOUNT_SID || !env.TWILIO_AUTH_TOKEN) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TWILIO_ACCOUNT_SID'],
+          message: 'MESSAGE_SMS_CHANNEL=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN',
+        });
+      }
+      if (!env.TWILIO_FROM && !env.TWILIO_MESSAGING_SERVICE_SID) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TWILIO_FROM'],
+          message: 'MESSAGE_SMS_CHANNEL=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID',
+        });
+      }
+    }
+    if (env.NODE_ENV === 'production' && !env.MESSAGE_CONSOLE_IN_PRODUCTION) {
+      for (const [key, channel, real] of [
+        ['MESSAGE_SMS_CHANNEL', env.MESSAGE_SMS_CHANNEL, 'twilio'],
+        ['MESSAGE_EMAIL_CHANNEL', env.MESSAGE_EMAIL_CHANNEL, 'smtp'],
+      ] as const) {
+        if (channel === 'console') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `production sends no ${key === 'MESSAGE_SMS_CHANNEL' ? 'SMS' : 'e-mail'} with the console channel: set ${key}=${real} (or MESSAGE_CONSOLE_IN_PRODUCTION=true to write codes to the log)`,
+          });
+        }
+      }
     }
   });
 

@@ -5,6 +5,7 @@ import openapiTS, { astToString } from 'openapi-typescript';
 import { pino } from 'pino';
 import { buildOpenApiDocument, createApp } from '../app.factory.js';
 import { loadConfig } from '../config/env.schema.js';
+import { ephemeralAuthEnv } from '../modules/auth/local-secrets.js';
 
 /** Where the committed spec and generated types live (packages/api-client). */
 export const API_CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../packages/api-client');
@@ -16,7 +17,7 @@ export const TYPES_PATH = join(API_CLIENT_DIR, 'src/schema.ts');
  * text committed in packages/api-client/openapi.json (2-space JSON, trailing newline).
  */
 export async function renderOpenApiSpec(): Promise<string> {
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DOCS_ENABLED: 'false' });
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DOCS_ENABLED: 'false', ...ephemeralAuthEnv() });
   const app = await createApp(config, 'postgres://unused@127.0.0.1:1/unused', pino({ level: 'silent' }), {
     connectDatabase: false,
   });

@@ -34,7 +34,16 @@ interface RouteInfo {
  * The routes allowed without a token. Adding a public route means adding it here,
  * in review (CONVENTIONS #4).
  */
-const PUBLIC_ROUTES = new Set(['GET /health/live', 'GET /health/ready', 'GET /metrics']);
+const PUBLIC_ROUTES = new Set([
+  'GET /health/live',
+  'GET /health/ready',
+  'GET /metrics',
+  'POST /api/v1/auth/otp/request',
+  'POST /api/v1/auth/otp/verify',
+  'POST /api/v1/auth/refresh',
+  // Development outbox: mounted only with the console channel outside production.
+  'GET /api/v1/dev/outbox',
+]);
 
 function joinPath(...parts: string[]): string {
   return `/${parts

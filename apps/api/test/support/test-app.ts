@@ -3,6 +3,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.schema.js';
+import { ephemeralAuthEnv } from '../../src/modules/auth/local-secrets.js';
+import type { Clock } from '../../src/common/time/clock.js';
 import type { TestDatabase } from './test-database.js';
 
 /** A Nest app built exactly as `main.ts` builds it, on a test database. */
@@ -14,6 +16,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The key pair and pepper every test app of this process uses (tests forge tokens with them). */
+export const authEnv = ephemeralAuthEnv();
+
 /**
  * Builds the production app against `database`. With `listen: true` it serves on
  * an ephemeral loopback port (for clients such as the generated API client);
@@ -21,7 +26,7 @@ export interface TestApp {
  */
 export async function createTestApp(
   database: TestDatabase,
-  options: { listen?: boolean; env?: Record<string, string>; extraModules?: Type[] } = {},
+  options: { listen?: boolean; env?: Record<string, string>; extraModules?: Type[]; clock?: Clock } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -29,10 +34,12 @@ export async function createTestApp(
     DATABASE_URL: database.adminUrl,
     DATABASE_APP_URL: database.appUrl,
     DATABASE_POOL_SIZE: '4',
+    ...authEnv,
     ...options.env,
   });
   const app = await createApp(config, database.appUrl, pino({ level: 'silent' }), {
     extraModules: options.extraModules,
+    clock: options.clock,
   });
   let baseUrl = '';
   if (options.listen) {

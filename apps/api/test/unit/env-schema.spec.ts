@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/env.schema.js';
+import { ephemeralAuthEnv } from '../../src/modules/auth/local-secrets.js';
 
 describe('environment schema', () => {
   it('gives the offline defaults of the embedded stack when nothing is set', () => {
@@ -42,7 +43,22 @@ describe('environment schema', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://u@db:5432/x',
         DATABASE_APP_PASSWORD: 'a-real-secret-1',
+        MESSAGE_CONSOLE_IN_PRODUCTION: 'true',
+        ...ephemeralAuthEnv(),
       }).DATABASE_APP_PASSWORD,
     ).toBe('a-real-secret-1');
+  });
+
+  it('needs shared JWT keys and OTP pepper in production (every replica must verify every token)', () => {
+    const base = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://u@db:5432/x',
+      DATABASE_APP_PASSWORD: 'a-real-secret-1',
+      MESSAGE_CONSOLE_IN_PRODUCTION: 'true',
+    };
+    expect(() => loadConfig(base)).toThrow(/JWT_PRIVATE_KEY/);
+    const { JWT_PRIVATE_KEY, OTP_PEPPER } = ephemeralAuthEnv();
+    expect(() => loadConfig({ ...base, JWT_PRIVATE_KEY, OTP_PEPPER })).toThrow(/JWT_PUBLIC_KEY/);
+    expect(loadConfig({ ...base, ...ephemeralAuthEnv() }).NODE_ENV).toBe('production');
   });
 });

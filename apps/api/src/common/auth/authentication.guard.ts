@@ -1,26 +1,57 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { SessionsService } from '../../modules/auth/sessions.service.js';
+import { TokenService, type PlatformRole } from '../../modules/auth/token.service.js';
 import { DomainException } from '../errors/domain.exception.js';
+import { currentContext } from '../http/request-context.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
+import { ROLES_KEY } from './roles.decorator.js';
+
+const BEARER = /^Bearer ([A-Za-z0-9_\-.]+)$/;
 
 /**
- * Global guard: a route not marked {@link Public} needs an authenticated identity.
+ * Global guard (CONVENTIONS #4): every route not marked {@link Public} needs a
+ * bearer access token (RFC 6750) that verifies (EdDSA, issuer, audience, expiry)
+ * and whose session is still open and account not erased. The account's current
+ * platform role becomes the request identity (and so the RLS `app.role`);
+ * `@Roles(...)` routes also need one of the listed roles.
  *
- * Token verification arrives with the auth module (issue 3); until then every
- * non-public route answers 401 UNAUTHENTICATED, which is the safe default.
+ * Errors: UNAUTHENTICATED, ACCESS_TOKEN_EXPIRED, SESSION_REVOKED (401); FORBIDDEN (403).
  */
 @Injectable()
 export class AuthenticationGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: TokenService,
+    private readonly sessions: SessionsService,
+  ) {}
 
-  canActivate(context: ExecutionContext): boolean {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (isPublic) return true;
-    throw new DomainException('UNAUTHENTICATED', 'A valid bearer token is required.', undefined, {
-      'www-authenticate': 'Bearer',
-    });
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const match = BEARER.exec(request.headers.authorization ?? '');
+    if (!match) {
+      throw new DomainException('UNAUTHENTICATED', 'A valid bearer token is required.', undefined, {
+        'www-authenticate': 'Bearer',
+      });
+    }
+    const claims = await this.tokens.verifyAccessToken(match[1]!);
+    const role = await this.sessions.resolve(claims);
+    if (!role) {
+      throw new DomainException('SESSION_REVOKED', 'This session was closed; sign in again.', undefined, {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
+    }
+    const store = currentContext();
+    if (!store) throw new Error('request context missing');
+    store.identity = { userId: claims.userId, role };
+    store.sessionId = claims.sessionId;
+    const required = this.reflector.getAllAndOverride<PlatformRole[] | undefined>(ROLES_KEY, targets);
+    if (required && !required.includes(role)) {
+      throw new DomainException('FORBIDDEN', `This action needs the role ${required.join(' or ')}.`);
+    }
+    return true;
   }
 }

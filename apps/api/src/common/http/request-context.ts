@@ -10,7 +10,12 @@ export interface RequestIdentity {
 /** Per-request (or per-job) state carried through async calls. */
 export interface RequestContextStore {
   requestId: string;
+  /** Caller address (Fastify's `request.ip`, proxy-aware in production). */
+  ip?: string;
+  userAgent?: string;
   identity?: RequestIdentity;
+  /** Session (refresh-token family) of the access token, when authenticated by one. */
+  sessionId?: string;
   /** The transaction of this request, once opened by the database layer. */
   manager?: EntityManager;
 }
