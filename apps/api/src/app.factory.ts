@@ -7,7 +7,9 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
+import { API_KEY_HEADER, API_KEY_SECURITY } from './common/auth/api-key-auth.decorator.js';
 import { requestContext } from './common/http/request-context.js';
+import { registerSecurityHeaders } from './common/http/security-headers.js';
 import { PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/env.schema.js';
 import type { Clock } from './common/time/clock.js';
@@ -39,6 +41,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    .addApiKey({ type: 'apiKey', in: 'header', name: API_KEY_HEADER }, API_KEY_SECURITY)
     .build();
   return SwaggerModule.createDocument(app, config, { operationIdFactory: (_controller, method) => method });
 }
@@ -61,7 +64,7 @@ export async function createApp(
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    trustProxy: config.NODE_ENV === 'production',
+    trustProxy: config.TRUST_PROXY,
   });
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -86,6 +89,7 @@ export async function createApp(
       bufferLogs: false,
     },
   );
+  await registerSecurityHeaders(app);
   const metrics = app.get(MetricsService);
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observeHttp(

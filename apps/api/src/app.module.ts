@@ -2,6 +2,8 @@ import { Module, StandardSchemaValidationPipe, type DynamicModule, type Type } f
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { AuthenticationGuard } from './common/auth/authentication.guard.js';
+import { RateLimitGuard } from './common/rate-limit/rate-limit.guard.js';
+import { RateLimitModule } from './common/rate-limit/rate-limit.module.js';
 import { ValidationException } from './common/errors/domain.exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
 import { ConfigModule } from './config/config.module.js';
@@ -9,11 +11,15 @@ import type { AppConfig } from './config/env.schema.js';
 import { DatabaseModule } from './database/database.module.js';
 import { RequestTransactionInterceptor } from './database/request-transaction.interceptor.js';
 import { HealthModule } from './health/health.module.js';
+import { AdminModule } from './modules/admin/admin.module.js';
+import { ApiKeysModule } from './modules/api-keys/api-keys.module.js';
+import { AccountModule } from './modules/account/account.module.js';
 import { AuditModule } from './modules/audit/audit.module.js';
 import { AuthCoreModule } from './modules/auth/auth-core.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { DevModule } from './modules/dev/dev.module.js';
 import { devOutboxEnabled, NotificationsModule } from './modules/notifications/notifications.module.js';
+import { StoresModule } from './modules/stores/stores.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import type { Clock } from './common/time/clock.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -59,12 +65,19 @@ export class AppModule {
         AuthCoreModule,
         AuthModule,
         UsersModule,
+        AccountModule,
+        StoresModule,
+        ApiKeysModule,
+        AdminModule,
+        RateLimitModule,
         ...(devOutboxEnabled(options.config) ? [DevModule] : []),
         ...(options.extraModules ?? []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_GUARD, useClass: AuthenticationGuard },
+        // After authentication, so the general limit counts per user / API key (per IP when anonymous).
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         {
           provide: APP_PIPE,
           useFactory: () => new StandardSchemaValidationPipe({ exceptionFactory: validationExceptionFactory }),

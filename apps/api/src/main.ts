@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createApp } from './app.factory.js';
 import { createRootLogger } from './common/logging/logger.js';
 import { ConfigError, loadConfig } from './config/env.schema.js';
+import { publicBaseUrl } from './config/public-url.js';
 import { prepareDatabase } from './database/database-bootstrap.js';
 
 /**
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
 
   await app.listen({ port: config.PORT, host: config.HOST });
-  const base = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  const base = publicBaseUrl(config);
   logger.info(
     { api: `${base}/api/v1`, docs: `${base}/docs`, embeddedDatabase: database.embedded },
     'MiInventario API ready',

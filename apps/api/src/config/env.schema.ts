@@ -48,6 +48,18 @@ export const envSchema = z
 
     /** Redis for BullMQ and rate limits; absent → in-process queue and in-memory limits. */
     REDIS_URL: z.string().url().optional(),
+    /** Rate limits (issue 3): general window in seconds, per user / API key / anonymous IP. */
+    RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    /** Requests one caller may make in RATE_LIMIT_WINDOW_SECONDS (all /api/v1 routes together). */
+    RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(300),
+    /** Window of the one-time-code limits (POST /auth/otp/request and /auth/otp/verify), seconds. */
+    RATE_LIMIT_OTP_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
+    /** One-time-code requests per client IP per window, per route (shops behind carrier NAT share IPs). */
+    RATE_LIMIT_OTP_IP_MAX: z.coerce.number().int().min(1).max(1_000_000).default(30),
+    /** One-time-code requests per phone / e-mail per window, per route, whatever the IP. */
+    RATE_LIMIT_OTP_IDENTIFIER_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10),
+    /** Prefix of the rate-limit keys in Redis (lets deployments share one Redis). */
+    RATE_LIMIT_REDIS_PREFIX: z.string().min(1).max(64).default('miinventario:rl:'),
     /** Whether this process also runs job processors (the embedded default does). */
     RUN_WORKER: booleanFromString.default(true),
 
@@ -95,6 +107,25 @@ export const envSchema = z
       .regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits')
       .optional(),
 
+    /**
+     * Proxies to believe for the client address (rate limits, audit IPs): `false`
+     * (default: the socket's address) or comma-separated addresses/CIDRs of your load
+     * balancers (e.g. `10.0.0.0/8`). Never "trust everything" nor a bare hop count
+     * (Fastify 5 refuses hop counts: they cannot validate the peer), so clients cannot
+     * forge X-Forwarded-For.
+     */
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(false|[0-9a-fA-F:.,/ ]*[:./][0-9a-fA-F:.,/ ]*)$/, 'false, or proxy addresses/CIDRs')
+      .default('false')
+      .transform((value): false | string[] =>
+        value === 'false'
+          ? false
+          : value
+              .split(',')
+              .map((item) => item.trim())
+              .filter(Boolean),
+      ),
     /** Largest JSON body accepted, in bytes (uploads go through tus, not JSON). */
     BODY_LIMIT_BYTES: z.coerce
       .number()
@@ -131,6 +162,22 @@ export const envSchema = z
     OTP_RESEND_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     /** Codes one identifier may ask for per hour. */
     OTP_HOURLY_LIMIT: z.coerce.number().int().min(1).max(100).default(5),
+    /**
+     * Credits: minutes after which a hold with neither commit nor void is reported to admins
+     * (never voided automatically). Default 25 h: an upload may stay open 24 h before it expires.
+     */
+    CREDIT_HOLD_STALE_MINUTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 60)
+      .default(1500),
+    /** Credits: MXN per USD used to convert provider costs (COGS) to centavos; decimal, at most 6 decimals. */
+    USD_MXN_RATE: z
+      .string()
+      .regex(/^\d{1,6}(\.\d{1,6})?$/, 'must be a decimal such as 17.0 (at most 6 decimals)')
+      .refine((value) => Number(value) > 0, 'must be positive')
+      .default('17.0'),
     /** Serve Swagger UI at /docs and the spec at /docs/json. */
     DOCS_ENABLED: booleanFromString.default(true),
   })

@@ -1,45 +1,19 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bearer, readCode, requestCode, signIn, uniquePhone } from '../support/auth-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { createTestApp, type TestApp } from '../support/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { useTestApp } from '../support/test-app.js';
 
 describe('sign-in by one-time code', () => {
-  let database: TestDatabase;
-  let testApp: TestApp;
   const clock = new FakeClock();
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    testApp = await createTestApp(database, {
-      clock,
-      env: { ADMIN_IDENTIFIERS: 'admin@miinventario.mx, 55 9999 0000' },
-    });
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-    await database?.drop();
-  });
+  const context = useTestApp({ clock, env: { ADMIN_IDENTIFIERS: 'admin@miinventario.mx, 55 9999 0000' } });
 
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
-    testApp.app.inject({ method: 'POST', url, payload: payload as object, headers });
-
-  async function adminQuery<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: database.adminUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
+    context.app.inject({ method: 'POST', url, payload: payload as object, headers });
 
   it('signs up a Mexican number typed locally, normalised to E.164, with a wallet and role USER', async () => {
     const local = '55 1234 5678';
-    await requestCode(testApp, local);
-    const code = await readCode(testApp, '+525512345678');
+    await requestCode(context.app, local);
+    const code = await readCode(context.app, '+525512345678');
     expect(code).toMatch(/^\d{6}$/);
     const response = await post('/api/v1/auth/otp/verify', {
       identifier: '5512345678',
@@ -52,12 +26,12 @@ describe('sign-in by one-time code', () => {
     expect(body.user).toMatchObject({ phone: '+525512345678', role: 'USER', locale: 'es-MX' });
     expect(body.tokenType).toBe('Bearer');
     expect(body.expiresIn).toBe(900);
-    const [user] = await adminQuery<{ signup_referral_code: string; wallets: number }>(
+    const [user] = await context.database.adminQuery<{ signup_referral_code: string; wallets: number }>(
       `SELECT u.signup_referral_code, (SELECT count(*)::int FROM billing.credit_wallets w WHERE w.user_id = u.id) AS wallets
          FROM auth.users u WHERE u.phone = '+525512345678'`,
     );
     expect(user).toEqual({ signup_referral_code: 'AMIGO2026', wallets: 1 });
-    const codes = await adminQuery<{ code_hash: string }>(
+    const codes = await context.database.adminQuery<{ code_hash: string }>(
       `SELECT code_hash FROM auth.otp_codes WHERE identifier = '+525512345678'`,
     );
     expect(codes[0]!.code_hash).not.toContain(code);
@@ -66,9 +40,9 @@ describe('sign-in by one-time code', () => {
 
   it('signs in the same person again without creating another account', async () => {
     clock.advance(61);
-    const again = await signIn(testApp, '+52 55 1234 5678');
+    const again = await signIn(context.app, '+52 55 1234 5678');
     expect(again.isNewUser).toBe(false);
-    const [count] = await adminQuery<{ n: number }>(
+    const [count] = await context.database.adminQuery<{ n: number }>(
       `SELECT count(*)::int AS n FROM auth.users WHERE phone = '+525512345678'`,
     );
     expect(count!.n).toBe(1);
@@ -76,8 +50,8 @@ describe('sign-in by one-time code', () => {
 
   it('kills a code after 5 wrong attempts, locks the identifier, and the right code no longer works', async () => {
     const phone = uniquePhone();
-    await requestCode(testApp, phone);
-    const code = await readCode(testApp, phone);
+    await requestCode(context.app, phone);
+    const code = await readCode(context.app, phone);
     const wrong = code === '000000' ? '111111' : '000000';
     for (let attempt = 1; attempt <= 4; attempt += 1) {
       const response = await post('/api/v1/auth/otp/verify', { identifier: phone, code: wrong });
@@ -94,7 +68,7 @@ describe('sign-in by one-time code', () => {
     const dead = await post('/api/v1/auth/otp/verify', { identifier: phone, code });
     expect(dead.statusCode).toBe(401);
     expect(dead.json().code).toBe('OTP_INVALID');
-    const [row] = await adminQuery<{ attempts: number; dead: boolean }>(
+    const [row] = await context.database.adminQuery<{ attempts: number; dead: boolean }>(
       `SELECT attempts, invalidated_at IS NOT NULL AS dead FROM auth.otp_codes WHERE identifier = $1`,
       [phone],
     );
@@ -116,8 +90,8 @@ describe('sign-in by one-time code', () => {
 
   it('refuses a code used twice', async () => {
     const phone = uniquePhone();
-    await requestCode(testApp, phone);
-    const code = await readCode(testApp, phone);
+    await requestCode(context.app, phone);
+    const code = await readCode(context.app, phone);
     expect((await post('/api/v1/auth/otp/verify', { identifier: phone, code })).statusCode).toBe(200);
     const second = await post('/api/v1/auth/otp/verify', { identifier: phone, code });
     expect(second.statusCode).toBe(401);
@@ -126,8 +100,8 @@ describe('sign-in by one-time code', () => {
 
   it('refuses a code after 10 minutes', async () => {
     const phone = uniquePhone();
-    await requestCode(testApp, phone);
-    const code = await readCode(testApp, phone);
+    await requestCode(context.app, phone);
+    const code = await readCode(context.app, phone);
     clock.advance(10 * 60 + 1);
     const late = await post('/api/v1/auth/otp/verify', { identifier: phone, code });
     expect(late.statusCode).toBe(401);
@@ -136,19 +110,19 @@ describe('sign-in by one-time code', () => {
 
   it('accepts a code just before 10 minutes', async () => {
     const phone = uniquePhone();
-    await requestCode(testApp, phone);
-    const code = await readCode(testApp, phone);
+    await requestCode(context.app, phone);
+    const code = await readCode(context.app, phone);
     clock.advance(10 * 60 - 2);
     expect((await post('/api/v1/auth/otp/verify', { identifier: phone, code })).statusCode).toBe(200);
   });
 
   it('kills the previous code when a new one is sent', async () => {
     const phone = uniquePhone();
-    await requestCode(testApp, phone);
-    const first = await readCode(testApp, phone);
+    await requestCode(context.app, phone);
+    const first = await readCode(context.app, phone);
     clock.advance(61);
-    await requestCode(testApp, phone);
-    const second = await readCode(testApp, phone);
+    await requestCode(context.app, phone);
+    const second = await readCode(context.app, phone);
     if (first !== second) {
       expect((await post('/api/v1/auth/otp/verify', { identifier: phone, code: first })).statusCode).toBe(401);
     }
@@ -157,7 +131,7 @@ describe('sign-in by one-time code', () => {
 
   it('enforces 60 s between codes and 5 codes an hour, with Retry-After', async () => {
     const email = `resend-${Date.now()}@example.mx`;
-    await requestCode(testApp, email);
+    await requestCode(context.app, email);
     const tooSoon = await post('/api/v1/auth/otp/request', { identifier: email });
     expect(tooSoon.statusCode).toBe(429);
     expect(tooSoon.json().code).toBe('OTP_RESEND_TOO_SOON');
@@ -165,7 +139,7 @@ describe('sign-in by one-time code', () => {
     expect(Number(tooSoon.headers['retry-after'])).toBeLessThanOrEqual(60);
     for (let i = 2; i <= 5; i += 1) {
       clock.advance(61);
-      await requestCode(testApp, email);
+      await requestCode(context.app, email);
     }
     clock.advance(61);
     const sixth = await post('/api/v1/auth/otp/request', { identifier: email });
@@ -174,7 +148,7 @@ describe('sign-in by one-time code', () => {
     // The oldest of the five was 4 × 61 + 61 s ago: the next is allowed 3600 − 305 s later.
     expect(Number(sixth.headers['retry-after'])).toBe(3600 - 5 * 61);
     clock.advance(3600);
-    await requestCode(testApp, email);
+    await requestCode(context.app, email);
   });
 
   it('answers known and unknown identifiers identically', async () => {
@@ -201,13 +175,13 @@ describe('sign-in by one-time code', () => {
 
   it('makes ADMIN_IDENTIFIERS admins when they verify, in any spelling', async () => {
     clock.advance(120);
-    const admin = await signIn(testApp, 'Admin@MiInventario.mx');
+    const admin = await signIn(context.app, 'Admin@MiInventario.mx');
     expect(admin.user.role).toBe('ADMIN');
-    const phoneAdmin = await signIn(testApp, '+52 55 9999 0000');
+    const phoneAdmin = await signIn(context.app, '+52 55 9999 0000');
     expect(phoneAdmin.user.role).toBe('ADMIN');
-    const me = await testApp.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: bearer(phoneAdmin) });
+    const me = await context.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: bearer(phoneAdmin) });
     expect(me.statusCode).toBe(200);
-    const audit = await adminQuery<{ action: string }>(
+    const audit = await context.database.adminQuery<{ action: string }>(
       `SELECT action FROM admin.audit_logs WHERE actor_user_id = $1 ORDER BY id`,
       [admin.user.id],
     );

@@ -1,34 +1,22 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bearer, signIn, type SignedIn } from '../support/auth-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { authEnv, createTestApp, type TestApp } from '../support/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { authEnv, useTestApp } from '../support/test-app.js';
 
 describe('access and refresh tokens', () => {
-  let database: TestDatabase;
-  let testApp: TestApp;
   const clock = new FakeClock();
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    testApp = await createTestApp(database, { clock });
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-    await database?.drop();
-  });
+  const context = useTestApp({ clock });
 
   const sessions = (token: string) =>
-    testApp.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: { authorization: `Bearer ${token}` } });
+    context.app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: { authorization: `Bearer ${token}` } });
   const refresh = (refreshToken: string) =>
-    testApp.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken } });
+    context.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken } });
 
   async function freshSession(): Promise<SignedIn> {
     clock.advance(120);
-    return signIn(testApp);
+    return signIn(context.app);
   }
 
   it('accepts a fresh access token', async () => {
@@ -170,8 +158,8 @@ describe('access and refresh tokens', () => {
     const person = await freshSession();
     clock.advance(61);
     const phone = person.user.phone!;
-    const second = await signIn(testApp, phone);
-    const logout = await testApp.app.inject({
+    const second = await signIn(context.app, phone);
+    const logout = await context.app.inject({
       method: 'POST',
       url: '/api/v1/auth/logout',
       headers: bearer(person),
@@ -188,12 +176,12 @@ describe('access and refresh tokens', () => {
   it('lists sessions, revokes one by id, and signs out everywhere', async () => {
     const a = await freshSession();
     clock.advance(61);
-    const b = await signIn(testApp, a.user.phone!);
+    const b = await signIn(context.app, a.user.phone!);
     clock.advance(61);
-    const c = await signIn(testApp, a.user.phone!);
+    const c = await signIn(context.app, a.user.phone!);
     const list = await sessions(a.accessToken);
     expect(list.json().items).toHaveLength(3);
-    const revoke = await testApp.app.inject({
+    const revoke = await context.app.inject({
       method: 'DELETE',
       url: `/api/v1/auth/sessions/${b.sessionId}`,
       headers: bearer(a),
@@ -201,14 +189,14 @@ describe('access and refresh tokens', () => {
     expect(revoke.statusCode).toBe(204);
     expect((await sessions(b.accessToken)).statusCode).toBe(401);
     const stranger = await freshSession();
-    const foreign = await testApp.app.inject({
+    const foreign = await context.app.inject({
       method: 'DELETE',
       url: `/api/v1/auth/sessions/${c.sessionId}`,
       headers: bearer(stranger),
     });
     expect(foreign.statusCode).toBe(404);
     expect((await sessions(c.accessToken)).statusCode).toBe(200);
-    const everywhere = await testApp.app.inject({
+    const everywhere = await context.app.inject({
       method: 'POST',
       url: '/api/v1/auth/logout',
       headers: bearer(c),

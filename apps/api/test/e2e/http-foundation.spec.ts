@@ -1,4 +1,5 @@
-import { Body, Controller, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, Module, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Public } from '../../src/common/auth/public.decorator.js';
@@ -14,6 +15,11 @@ class ProbeController {
   @Post()
   create(@Body({ schema: ProbeSchema }) body: z.infer<typeof ProbeSchema>) {
     return { received: body };
+  }
+
+  @Get('ip')
+  ip(@Req() request: FastifyRequest) {
+    return { ip: request.ip };
   }
 }
 
@@ -163,6 +169,45 @@ describe('readiness when the database is gone', () => {
       expect(live.statusCode).toBe(200);
     } finally {
       await testApp.close();
+    }
+  });
+});
+
+describe('client address behind proxies (TRUST_PROXY)', () => {
+  it('ignores X-Forwarded-For by default and from untrusted peers, and honours it from a listed proxy', async () => {
+    const database = await createTestDatabase();
+    const plain = await createTestApp(database, { extraModules: [ProbeModule] });
+    const behindOne = await createTestApp(database, {
+      extraModules: [ProbeModule],
+      env: { TRUST_PROXY: '10.0.0.0/8' },
+    });
+    try {
+      const headers = { 'x-forwarded-for': '203.0.113.7' };
+      const direct = await plain.inject({
+        method: 'GET',
+        url: '/api/v1/probe/ip',
+        headers,
+        remoteAddress: '198.51.100.1',
+      });
+      expect(direct.json()).toEqual({ ip: '198.51.100.1' });
+      const proxied = await behindOne.inject({
+        method: 'GET',
+        url: '/api/v1/probe/ip',
+        headers,
+        remoteAddress: '10.0.0.2',
+      });
+      expect(proxied.json()).toEqual({ ip: '203.0.113.7' });
+      const forged = await behindOne.inject({
+        method: 'GET',
+        url: '/api/v1/probe/ip',
+        headers,
+        remoteAddress: '198.51.100.9',
+      });
+      expect(forged.json()).toEqual({ ip: '198.51.100.9' });
+    } finally {
+      await plain.close();
+      await behindOne.close();
+      await database.drop();
     }
   });
 });

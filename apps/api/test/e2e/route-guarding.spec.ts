@@ -3,6 +3,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryModule, DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, UNPREFIXED_ROUTES } from '../../src/app.factory.js';
+import { API_KEY_SCOPE_KEY } from '../../src/common/auth/api-key-auth.decorator.js';
 import { IS_PUBLIC_KEY } from '../../src/common/auth/public.decorator.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -28,6 +29,8 @@ interface RouteInfo {
   method: string;
   path: string;
   isPublic: boolean;
+  /** Scope of an `@ApiKeyAuth` route (authenticated by `x-api-key` instead of a bearer token). */
+  apiKeyScope?: string;
 }
 
 /**
@@ -44,6 +47,9 @@ const PUBLIC_ROUTES = new Set([
   // Development outbox: mounted only with the console channel outside production.
   'GET /api/v1/dev/outbox',
 ]);
+
+/** The routes that take an API key (and only an API key), with their scope. Reviewed like the public list. */
+const API_KEY_ROUTES = new Map([['GET /api/v1/internal/ping', 'internal:read']]);
 
 function joinPath(...parts: string[]): string {
   return `/${parts
@@ -68,11 +74,15 @@ function listRoutes(testApp: TestApp): RouteInfo[] {
       if (methodPath === undefined) continue;
       const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
       const isPublic = reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, wrapper.metatype]) === true;
+      const apiKeyScope = reflector.getAllAndOverride<string | undefined>(API_KEY_SCOPE_KEY, [
+        handler,
+        wrapper.metatype,
+      ]);
       for (const controllerPath of controllerPaths) {
         for (const path of ([] as string[]).concat(methodPath)) {
           const bare = joinPath(controllerPath, path);
           const full = UNPREFIXED_ROUTES.includes(bare.slice(1)) ? bare : joinPath(API_PREFIX, bare);
-          routes.push({ method, path: full, isPublic });
+          routes.push({ method, path: full, isPublic, apiKeyScope });
         }
       }
     }
@@ -104,6 +114,12 @@ describe('every route is public by decorator or authenticated', () => {
       .filter((route) => route.isPublic)
       .map((route) => `${route.method} ${route.path}`);
     expect(new Set(publicRoutes)).toEqual(PUBLIC_ROUTES);
+  });
+
+  it('takes API keys on the reviewed API-key routes only (not public: they still need a key)', () => {
+    const keyed = listRoutes(testApp).filter((route) => route.apiKeyScope !== undefined);
+    expect(new Map(keyed.map((route) => [`${route.method} ${route.path}`, route.apiKeyScope]))).toEqual(API_KEY_ROUTES);
+    expect(keyed.filter((route) => route.isPublic)).toEqual([]);
   });
 
   it('refuses every other route without a token: 401 problem+json', async () => {

@@ -5,7 +5,8 @@ import { createApp } from '../../src/app.factory.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.schema.js';
 import { ephemeralAuthEnv } from '../../src/modules/auth/local-secrets.js';
 import type { Clock } from '../../src/common/time/clock.js';
-import type { TestDatabase } from './test-database.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 /** A Nest app built exactly as `main.ts` builds it, on a test database. */
 export interface TestApp {
@@ -13,6 +14,8 @@ export interface TestApp {
   config: AppConfig;
   /** `http://127.0.0.1:<port>` when started with `listen: true`. */
   baseUrl: string;
+  /** Fastify's in-process request injection (light-my-request). */
+  inject: NestFastifyApplication['inject'];
   close(): Promise<void>;
 }
 
@@ -34,6 +37,10 @@ export async function createTestApp(
     DATABASE_URL: database.adminUrl,
     DATABASE_APP_URL: database.appUrl,
     DATABASE_POOL_SIZE: '4',
+    // Many sign-ins from 127.0.0.1 per file: generous limits unless a test sets its own (rate-limit tests do).
+    RATE_LIMIT_MAX: '1000000',
+    RATE_LIMIT_OTP_IP_MAX: '1000000',
+    RATE_LIMIT_OTP_IDENTIFIER_MAX: '1000000',
     ...authEnv,
     ...options.env,
   });
@@ -50,5 +57,32 @@ export async function createTestApp(
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   }
-  return { app, config, baseUrl, close: () => app.close() };
+  return {
+    app,
+    config,
+    baseUrl,
+    inject: app.inject.bind(app) as NestFastifyApplication['inject'],
+    close: () => app.close(),
+  };
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` that create a migrated test database and the app
+ * on it, and drop both after the file. Read `context.app` / `context.database`
+ * inside tests.
+ */
+export function useTestApp(options: Parameters<typeof createTestApp>[1] = {}): {
+  app: TestApp;
+  database: TestDatabase;
+} {
+  const context = {} as { app: TestApp; database: TestDatabase };
+  beforeAll(async () => {
+    context.database = await createTestDatabase();
+    context.app = await createTestApp(context.database, options);
+  });
+  afterAll(async () => {
+    await context.app?.close();
+    await context.database?.drop();
+  });
+  return context;
 }

@@ -16,6 +16,8 @@ export interface TestDatabase {
   migrate(): Promise<string[]>;
   /** Drops the database, closing any connection still open. */
   drop(): Promise<void>;
+  /** Runs one statement as the superuser (outside RLS) and returns its rows: for checking what was written. */
+  adminQuery<T>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
 /**
@@ -38,6 +40,15 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
     adminUrl,
     appUrl: deriveAppUrl(adminUrl, TEST_APP_PASSWORD),
     migrate: () => runMigrations(adminUrl),
+    async adminQuery<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows as T[];
+      } finally {
+        await client.end();
+      }
+    },
     async drop() {
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();

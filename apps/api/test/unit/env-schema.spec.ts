@@ -61,4 +61,11 @@ describe('environment schema', () => {
     expect(() => loadConfig({ ...base, JWT_PRIVATE_KEY, OTP_PEPPER })).toThrow(/JWT_PUBLIC_KEY/);
     expect(loadConfig({ ...base, ...ephemeralAuthEnv() }).NODE_ENV).toBe('production');
   });
+
+  it('trusts no proxy by default, and only listed proxy addresses when told', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.10' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '192.168.1.10']);
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY/);
+  });
 });

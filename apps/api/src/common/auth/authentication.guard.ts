@@ -1,10 +1,14 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import { ApiKeysService } from '../../modules/api-keys/api-keys.service.js';
+import type { ApiKeyScope } from '../../modules/api-keys/api-key-scopes.js';
 import { SessionsService } from '../../modules/auth/sessions.service.js';
 import { TokenService, type PlatformRole } from '../../modules/auth/token.service.js';
 import { DomainException } from '../errors/domain.exception.js';
 import { currentContext } from '../http/request-context.js';
+import { SYSTEM_USER_ID } from '../../database/database.constants.js';
+import { API_KEY_HEADER, API_KEY_SCOPE_KEY } from './api-key-auth.decorator.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { ROLES_KEY } from './roles.decorator.js';
 
@@ -17,7 +21,11 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.]+)$/;
  * platform role becomes the request identity (and so the RLS `app.role`);
  * `@Roles(...)` routes also need one of the listed roles.
  *
- * Errors: UNAUTHENTICATED, ACCESS_TOKEN_EXPIRED, SESSION_REVOKED (401); FORBIDDEN (403).
+ * `@ApiKeyAuth(scope)` routes instead need an API key in `x-api-key` holding that scope
+ * (the header is ignored everywhere else); they run as the SYSTEM identity with the key
+ * on the request context.
+ *
+ * Errors: UNAUTHENTICATED, ACCESS_TOKEN_EXPIRED, SESSION_REVOKED, API_KEY_INVALID (401); FORBIDDEN (403).
  */
 @Injectable()
 export class AuthenticationGuard implements CanActivate {
@@ -25,12 +33,15 @@ export class AuthenticationGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
+    private readonly apiKeys: ApiKeysService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const apiKeyScope = this.reflector.getAllAndOverride<ApiKeyScope | undefined>(API_KEY_SCOPE_KEY, targets);
+    if (apiKeyScope) return this.authenticateApiKey(request, apiKeyScope);
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (!match) {
       throw new DomainException('UNAUTHENTICATED', 'A valid bearer token is required.', undefined, {
@@ -52,6 +63,21 @@ export class AuthenticationGuard implements CanActivate {
     if (required && !required.includes(role)) {
       throw new DomainException('FORBIDDEN', `This action needs the role ${required.join(' or ')}.`);
     }
+    return true;
+  }
+
+  private async authenticateApiKey(request: FastifyRequest, scope: ApiKeyScope): Promise<boolean> {
+    const header = request.headers[API_KEY_HEADER];
+    if (typeof header !== 'string' || header.length === 0) {
+      throw new DomainException('UNAUTHENTICATED', 'An API key is required in the x-api-key header.', undefined, {
+        'www-authenticate': 'ApiKey header="x-api-key"',
+      });
+    }
+    const key = await this.apiKeys.authenticate(header, scope);
+    const store = currentContext();
+    if (!store) throw new Error('request context missing');
+    store.identity = { userId: SYSTEM_USER_ID, role: 'SYSTEM' };
+    store.apiKey = key;
     return true;
   }
 }

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   SESSION_REVOKED: 401,
   REFRESH_TOKEN_INVALID: 401,
   REFRESH_TOKEN_REUSED: 401,
+  /** The `x-api-key` is unknown, malformed, revoked or expired. */
+  API_KEY_INVALID: 401,
   OTP_INVALID: 401,
   OTP_RESEND_TOO_SOON: 429,
   OTP_LOCKED: 429,
@@ -21,9 +23,23 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** Stores: the person invited (or given a role) is already a member of the store. */
+  ALREADY_MEMBER: 409,
+  /** Stores: the change would leave the store without an OWNER. */
+  LAST_OWNER: 409,
+  /** Stores: the invitation is past its 7 days. */
+  INVITATION_EXPIRED: 410,
+  CONTACT_IN_USE: 409,
+  SOLE_OWNER: 409,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INSUFFICIENT_CREDITS: 402,
+  /** Credits: the idempotency key (or the session's hold) was already used for a different operation. */
+  IDEMPOTENCY_KEY_REUSED: 409,
+  /** Credits: the session's hold was voided (inventory FAILED); it can never be committed. */
+  HOLD_ALREADY_VOIDED: 409,
+  /** Credits: the session's hold was committed (inventory READY); it can never be voided. */
+  HOLD_ALREADY_COMMITTED: 409,
   NO_REQUEST_IDENTITY: 500,
   TENANT_ACCESS_DENIED: 404,
   DATABASE_UNAVAILABLE: 503,

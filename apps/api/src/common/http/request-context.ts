@@ -16,6 +16,8 @@ export interface RequestContextStore {
   identity?: RequestIdentity;
   /** Session (refresh-token family) of the access token, when authenticated by one. */
   sessionId?: string;
+  /** API key that authenticated the request (identity is then SYSTEM); audit entries name it. */
+  apiKey?: { id: string; name: string; scopes: string[] };
   /** The transaction of this request, once opened by the database layer. */
   manager?: EntityManager;
 }

@@ -26,6 +26,10 @@ export type AuditAction =
   | 'store.member_removed'
   | 'api_key.created'
   | 'api_key.revoked'
+  | 'credits.adjusted'
+  | 'credits.package_created'
+  | 'credits.package_updated'
+  | 'credits.package_deleted'
   | 'admin.action';
 
 /** What to record; who, when, IP and request id come from the request context. */
@@ -61,7 +65,8 @@ export class AuditService {
       ip: context?.ip ?? null,
       userAgent: context?.userAgent ?? null,
       requestId: context?.requestId ?? null,
-      metadata: record.metadata ?? {},
+      // A request authenticated by an API key acts as SYSTEM; the entry names the key.
+      metadata: context?.apiKey ? { apiKeyId: context.apiKey.id, ...record.metadata } : (record.metadata ?? {}),
     });
   }
 

@@ -11,19 +11,22 @@ export interface AuthSecrets {
 /** Injection token of {@link AuthSecrets}. */
 export const AUTH_SECRETS = Symbol('AUTH_SECRETS');
 
+/** PEM keys in one-line environment values may carry `\n` escapes instead of line breaks (`npm run secrets` prints them so). */
+export function unescapePem(value: string): string {
+  return value.replaceAll('\\n', '\n');
+}
+
 /** Configuration first; otherwise the secrets generated under DATA_DIR (embedded default). */
 export function resolveAuthSecrets(config: AppConfig): AuthSecrets {
-  if (config.JWT_PRIVATE_KEY && config.JWT_PUBLIC_KEY && config.OTP_PEPPER) {
-    return {
-      jwtPrivateKeyPem: config.JWT_PRIVATE_KEY,
-      jwtPublicKeyPem: config.JWT_PUBLIC_KEY,
-      otpPepper: config.OTP_PEPPER,
-    };
+  const privatePem = config.JWT_PRIVATE_KEY ? unescapePem(config.JWT_PRIVATE_KEY) : undefined;
+  const publicPem = config.JWT_PUBLIC_KEY ? unescapePem(config.JWT_PUBLIC_KEY) : undefined;
+  if (privatePem && publicPem && config.OTP_PEPPER) {
+    return { jwtPrivateKeyPem: privatePem, jwtPublicKeyPem: publicPem, otpPepper: config.OTP_PEPPER };
   }
   const local = loadOrCreateLocalSecrets(config.DATA_DIR);
   return {
-    jwtPrivateKeyPem: config.JWT_PRIVATE_KEY ?? local.jwtPrivateKeyPem,
-    jwtPublicKeyPem: config.JWT_PUBLIC_KEY ?? local.jwtPublicKeyPem,
+    jwtPrivateKeyPem: privatePem ?? local.jwtPrivateKeyPem,
+    jwtPublicKeyPem: publicPem ?? local.jwtPublicKeyPem,
     otpPepper: config.OTP_PEPPER ?? local.otpPepper,
   };
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, type AuthenticatedUser } from '../../common/auth/current-user.decorator.js';
 import { Public } from '../../common/auth/public.decorator.js';
+import { OtpRateLimit } from '../../common/rate-limit/rate-limit.decorator.js';
 import {
   LogoutSchema,
   OtpChallengeSchema,
@@ -25,12 +26,13 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Public()
+  @OtpRateLimit()
   @Post('otp/request')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Send a one-time code to a phone (SMS) or e-mail',
     description:
-      'Same answer for known and unknown identifiers. 429 OTP_RESEND_TOO_SOON / OTP_LOCKED with Retry-After.',
+      'Same answer for known and unknown identifiers. 429 OTP_RESEND_TOO_SOON / OTP_LOCKED, or RATE_LIMITED (per IP and per identifier), with Retry-After.',
     operationId: 'requestOtp',
   })
   @ApiResponse({ status: 202, standardSchema: OtpChallengeSchema })
@@ -39,11 +41,13 @@ export class AuthController {
   }
 
   @Public()
+  @OtpRateLimit()
   @Post('otp/verify')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Verify the code: sign in, or sign up on first use',
-    description: '401 OTP_INVALID for any wrong, expired or used code; 429 OTP_LOCKED after repeated failures.',
+    description:
+      '401 OTP_INVALID for any wrong, expired or used code; 429 OTP_LOCKED after repeated failures, RATE_LIMITED per IP and per identifier.',
     operationId: 'verifyOtp',
   })
   @ApiResponse({ status: 200, standardSchema: SignInResultSchema })

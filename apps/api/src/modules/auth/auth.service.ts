@@ -58,6 +58,7 @@ export class AuthService {
         referralCode: dto.referralCode ?? null,
       });
       if (created) await this.credits.openWallet(user.id);
+      if (created) await this.credits.grantWelcome(user.id);
       await this.audit.record({
         action: created ? 'auth.signup' : 'auth.login',
         actorUserId: user.id,

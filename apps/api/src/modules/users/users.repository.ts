@@ -59,6 +59,45 @@ export class UsersRepository {
     return { user: existing, created: false };
   }
 
+  /**
+   * Live accounts matching `phoneDigits` (within the E.164 phone) or `text` (within the
+   * e-mail or name), optionally of one role, newest first, after the keyset cursor
+   * (`createdAt` as ISO text with microseconds, `id`). Each row carries its own cursor.
+   */
+  async search(filter: {
+    phoneDigits?: string;
+    text?: string;
+    role?: PlatformRole;
+    after?: { createdAt: string; id: string };
+    limit: number;
+  }): Promise<Array<{ user: User; cursorAt: string }>> {
+    const where = ['deleted_at IS NULL'];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const like = (value: string) => `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    if (filter.phoneDigits) where.push(`phone LIKE ${param(like(filter.phoneDigits))}`);
+    if (filter.text) {
+      const text = param(like(filter.text));
+      where.push(`(email ILIKE ${text} OR display_name ILIKE ${text})`);
+    }
+    if (filter.role) where.push(`role = ${param(filter.role)}`);
+    if (filter.after) {
+      where.push(`(created_at, id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.id)}::uuid)`);
+    }
+    const rows = (await this.transactions.query(
+      `SELECT ${COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+         FROM auth.users
+        WHERE ${where.join(' AND ')}
+        ORDER BY created_at DESC, id DESC
+        LIMIT ${param(filter.limit)}`,
+      params,
+    )) as Array<UserRow & { cursor_at: string }>;
+    return rows.map((row) => ({ user: toUser(row), cursorAt: row.cursor_at }));
+  }
+
   async setRole(id: string, role: PlatformRole): Promise<void> {
     await this.transactions.query(`UPDATE auth.users SET role = $2 WHERE id = $1`, [id, role]);
   }

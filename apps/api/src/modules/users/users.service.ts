@@ -1,9 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NotFoundDomainException } from '../../common/errors/domain.exception.js';
+import { NotFoundDomainException, ValidationException } from '../../common/errors/domain.exception.js';
 import { CLOCK, type Clock } from '../../common/time/clock.js';
 import type { PlatformRole } from '../auth/token.service.js';
 import type { User } from './user.model.js';
 import { UsersRepository } from './users.repository.js';
+
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f-]{36})$/;
+
+function encodeUserCursor(createdAt: string, id: string): string {
+  return Buffer.from(`${createdAt}|${id}`).toString('base64url');
+}
+
+function decodeUserCursor(cursor: string): { createdAt: string; id: string } {
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new ValidationException([{ field: 'cursor', message: 'Not a cursor returned by this listing.' }]);
+  return { createdAt: match[1]!, id: match[2]! };
+}
 
 /**
  * Accounts and their platform roles (USER, OWNER, OPERATOR, ADMIN). Every method
@@ -81,6 +93,36 @@ export class UsersService {
     const rank: Record<PlatformRole, number> = { USER: 0, OPERATOR: 1, OWNER: 2, ADMIN: 3 };
     const user = await this.getById(userId);
     if (rank[user.role] < rank[role]) await this.users.setRole(userId, role);
+  }
+
+  /**
+   * Admin search of live accounts, newest first. `query` containing `@` or letters
+   * matches inside the e-mail or name; otherwise its digits match inside the E.164
+   * phone (`55 1234` finds +525512345678). `cursor` is the `nextCursor` of the previous page.
+   *
+   * @throws ValidationException VALIDATION_FAILED (field `cursor`) for a cursor this did not issue.
+   */
+  async search(filter: {
+    query?: string;
+    role?: PlatformRole;
+    cursor?: string;
+    limit: number;
+  }): Promise<{ users: User[]; nextCursor: string | null }> {
+    const query = filter.query?.trim();
+    const phoneLike = query !== undefined && /^[\d\s+().-]+$/.test(query);
+    const rows = await this.users.search({
+      phoneDigits: phoneLike ? query.replace(/\D/g, '') || undefined : undefined,
+      text: query && !phoneLike ? query : undefined,
+      role: filter.role,
+      after: filter.cursor ? decodeUserCursor(filter.cursor) : undefined,
+      limit: filter.limit + 1,
+    });
+    const page = rows.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return {
+      users: page.map((row) => row.user),
+      nextCursor: rows.length > filter.limit && last ? encodeUserCursor(last.cursorAt, last.user.id) : null,
+    };
   }
 
   /** Sets any platform role (admin action; the caller audits it). */

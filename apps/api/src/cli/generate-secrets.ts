@@ -1,0 +1,20 @@
+import { ephemeralAuthEnv } from '../modules/auth/local-secrets.js';
+
+/**
+ * `npm run secrets`: prints fresh production secrets as `.env` lines (JWT Ed25519
+ * key pair with `\n` escapes, OTP pepper, app-role password). Every API and worker
+ * replica must get the same values.
+ */
+function main(): void {
+  const env = ephemeralAuthEnv();
+  const oneLine = (pem: string) => JSON.stringify(pem.trim()).slice(1, -1);
+  const lines = [
+    `JWT_PRIVATE_KEY="${oneLine(env.JWT_PRIVATE_KEY)}"`,
+    `JWT_PUBLIC_KEY="${oneLine(env.JWT_PUBLIC_KEY)}"`,
+    `OTP_PEPPER=${env.OTP_PEPPER}`,
+    `DATABASE_APP_PASSWORD=${ephemeralAuthEnv().OTP_PEPPER}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main();
