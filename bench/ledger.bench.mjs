@@ -13,11 +13,17 @@
 // Database: TEST_DATABASE_URL or DATABASE_URL (a superuser URL) when set, else an embedded
 // PostgreSQL started in a temporary folder (as the test setup does). A fresh database is
 // created and dropped; the embedded server is stopped. Knobs: BENCH_SECONDS (per phase, 5),
-// BENCH_CLIENTS (64), BENCH_POOL (connections shared by the clients, 16; an API instance has
-// DATABASE_POOL_SIZE = 10). It stops by itself.
+// BENCH_CLIENTS (64), BENCH_POOL (connections shared by the clients, 8: the best of 4–64 on the
+// 2-core machine, see bench/README.md; an API instance has DATABASE_POOL_SIZE = 10). It stops
+// by itself.
+//
+// Besides ops/s it prints CPU time per operation (this process, and the PostgreSQL backends of
+// the bench database when the server runs on this machine), which varies much less than ops/s
+// when other work shares the machine, and the statements (round trips) per ledger operation,
+// counted during the warm-up.
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +34,7 @@ const load = (path) => import(join(dist, path));
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
-const POOL = Number(process.env.BENCH_POOL ?? 16);
+const POOL = Number(process.env.BENCH_POOL ?? 8);
 const START_CREDITS = 1_000_000;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -78,12 +84,44 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Runs `clients` loops of `step(client)` for SECONDS; returns ops, ops/s, latencies, failures. */
-async function drive(clients, step) {
+/**
+ * CPU seconds used so far by each PostgreSQL backend connected to `database` (Linux `/proc`;
+ * an empty map when the server is elsewhere or /proc is unreadable).
+ */
+async function backendCpu(database) {
+  const cpu = new Map();
+  let pids;
+  try {
+    pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return cpu;
+  }
+  await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') return;
+        // Backend titles read "postgres: <user> <database> <client> <state>".
+        const title = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split(' ');
+        if (title[2] !== database) return;
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, in ticks of 10 ms
+      } catch {
+        // The process ended meanwhile, or is not ours to read.
+      }
+    }),
+  );
+  return cpu;
+}
+
+/** Runs `clients` loops of `step(client)` for SECONDS; returns ops, ops/s, latencies, failures, CPU µs per op. */
+async function drive(clients, step, database) {
   const latencies = [];
   let ops = 0;
   let failures = 0;
   let firstError;
+  const serverBefore = await backendCpu(database);
+  const nodeBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
   await Promise.all(
@@ -101,6 +139,10 @@ async function drive(clients, step) {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const nodeUsed = process.cpuUsage(nodeBefore);
+  const serverAfter = await backendCpu(database);
+  let serverSeconds = 0;
+  for (const [pid, seconds] of serverAfter) serverSeconds += seconds - (serverBefore.get(pid) ?? 0);
   latencies.sort((a, b) => a - b);
   return {
     ops,
@@ -109,6 +151,8 @@ async function drive(clients, step) {
     p99: percentile(latencies, 99),
     failures,
     firstError,
+    nodeUsPerOp: (nodeUsed.user + nodeUsed.system) / ops,
+    serverUsPerOp: serverAfter.size > 0 ? (serverSeconds * 1e6) / ops : NaN,
   };
 }
 
@@ -187,21 +231,29 @@ async function main() {
     const baseline = async (rowOf) => {
       const pool = new pg.Pool({ connectionString: appUrl, max: POOL });
       try {
-        return await drive(CLIENTS, async (client) => [
-          await timed(() => pool.query(`UPDATE public.bench_counters SET n = n + 1 WHERE id = $1`, [rowOf(client)])),
-        ]);
+        return await drive(
+          CLIENTS,
+          async (client) => [
+            await timed(() => pool.query(`UPDATE public.bench_counters SET n = n + 1 WHERE id = $1`, [rowOf(client)])),
+          ],
+          name,
+        );
       } finally {
         await pool.end();
       }
     };
     const ledger = (walletOf) =>
-      drive(CLIENTS, async (client) => {
-        const session = randomUUID();
-        const walletId = walletOf(client);
-        const hold = await timed(() => tx.runAsSystem(() => credits.hold(walletId, session)));
-        const commit = await timed(() => tx.runAsSystem(() => credits.commit(session)));
-        return [hold, commit];
-      });
+      drive(
+        CLIENTS,
+        async (client) => {
+          const session = randomUUID();
+          const walletId = walletOf(client);
+          const hold = await timed(() => tx.runAsSystem(() => credits.hold(walletId, session)));
+          const commit = await timed(() => tx.runAsSystem(() => credits.commit(session)));
+          return [hold, commit];
+        },
+        name,
+      );
 
     /** Anomaly counts of the wallets given (sums, negatives, chain, open holds) and their hold rows. */
     const anomalies = async (walletIds) => {
@@ -259,17 +311,31 @@ async function main() {
     out(
       `ledger benchmark: ${CLIENTS} clients, pool ${POOL}, ${SECONDS} s per phase, PostgreSQL ${version} (${server.kind}), Node ${process.version}`,
     );
-    // Warm-up (JIT, plan and connection caches) on a wallet no phase reads: 1 s, not reported.
-    const warmUntil = performance.now() + 1000;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        while (performance.now() < warmUntil) {
-          const session = randomUUID();
-          await tx.runAsSystem(() => credits.hold(warmUp, session));
-          await tx.runAsSystem(() => credits.commit(session));
-        }
-      }),
-    );
+    // Warm-up (JIT, plan and connection caches) on a wallet no phase reads: 1 s, not timed.
+    // It also counts the statements the ledger sends (each one round trip), by observing
+    // node-postgres' Client#query (the driver TypeORM uses); the measured phases run unobserved.
+    const clientQuery = pg.Client.prototype.query;
+    let statements = 0;
+    let warmOps = 0;
+    pg.Client.prototype.query = function countedQuery(...args) {
+      statements += 1;
+      return clientQuery.apply(this, args);
+    };
+    try {
+      const warmUntil = performance.now() + 1000;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (performance.now() < warmUntil) {
+            const session = randomUUID();
+            await tx.runAsSystem(() => credits.hold(warmUp, session));
+            await tx.runAsSystem(() => credits.commit(session));
+            warmOps += 2;
+          }
+        }),
+      );
+    } finally {
+      pg.Client.prototype.query = clientQuery;
+    }
     const baseMany = await runBaseline(`baseline UPDATE, ${CLIENTS} rows`, (client) => client);
     const many = await runLedger(
       `ledger hold+commit, ${CLIENTS} wallets`,
@@ -279,17 +345,23 @@ async function main() {
     const baseHot = await runBaseline('baseline UPDATE, 1 hot row', () => CLIENTS);
     const hotResult = await runLedger('ledger hold+commit, 1 hot wallet', [hot], () => hot);
 
+    const us = (value) => (Number.isFinite(value) ? value.toFixed(0) : 'n/a').padStart(10);
     out();
-    out('phase                                   ops/s    p50 ms   p99 ms  anomalies');
+    out('phase                                   ops/s    p50 ms   p99 ms  anomalies  node µs/op  server µs/op');
     for (const r of results) {
       out(
         `${r.label.padEnd(36)} ${r.opsPerSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(2).padStart(9)} ${r.p99
           .toFixed(2)
-          .padStart(8)} ${String(r.anomalies).padStart(10)}`,
+          .padStart(8)} ${String(r.anomalies).padStart(10)}  ${us(r.nodeUsPerOp)}  ${us(r.serverUsPerOp).padStart(12)}`,
       );
     }
     out();
     out(`ledger ops = hold or commit (one transaction each); pairs/s = ops/s ÷ 2`);
+    out(
+      `statements (round trips) per ledger op, counted in the warm-up: ${(statements / warmOps).toFixed(2)} ` +
+        `(3 expected: BEGIN + identity, the ledger call, COMMIT)`,
+    );
+    out(`CPU µs per op: this process (clients, TypeORM, pg) and the bench database's PostgreSQL backends`);
     out(`ratio ledger ÷ baseline, ${CLIENTS} wallets: ${(many.opsPerSecond / baseMany.opsPerSecond).toFixed(3)}`);
     out(`ratio ledger ÷ baseline, 1 hot wallet:  ${(hotResult.opsPerSecond / baseHot.opsPerSecond).toFixed(3)}`);
     out(

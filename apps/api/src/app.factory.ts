@@ -86,6 +86,10 @@ export async function createApp(
     adapter,
     {
       logger: new PinoNestLogger(logger),
+      // JSON only: Nest would also register a urlencoded parser, letting any web page post
+      // forms (no CORS preflight) to endpoints such as the OTP request. Fastify's own JSON
+      // parser stays; other content types get 415.
+      bodyParser: false,
       bufferLogs: false,
     },
   );

@@ -1,11 +1,10 @@
-import { Module, StandardSchemaValidationPipe, type DynamicModule, type Type } from '@nestjs/common';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { AuthenticationGuard } from './common/auth/authentication.guard.js';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard.js';
 import { RateLimitModule } from './common/rate-limit/rate-limit.module.js';
-import { ValidationException } from './common/errors/domain.exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
+import { ApiValidationPipe } from './common/http/validation.pipe.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/env.schema.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -18,24 +17,12 @@ import { AuditModule } from './modules/audit/audit.module.js';
 import { AuthCoreModule } from './modules/auth/auth-core.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { DevModule } from './modules/dev/dev.module.js';
+import { InventoryModule } from './modules/inventory/inventory.module.js';
 import { devOutboxEnabled, NotificationsModule } from './modules/notifications/notifications.module.js';
 import { StoresModule } from './modules/stores/stores.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import type { Clock } from './common/time/clock.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-
-/** Turns Standard Schema (zod) issues into field errors of a 400 VALIDATION_FAILED problem. */
-export function validationExceptionFactory(issues: readonly StandardSchemaV1.Issue[]): ValidationException {
-  return new ValidationException(
-    issues.map((issue) => ({
-      field:
-        (issue.path ?? [])
-          .map((segment) => (typeof segment === 'object' ? String(segment.key) : String(segment)))
-          .join('.') || '(body)',
-      message: issue.message,
-    })),
-  );
-}
 
 /** Root module: wires configuration, database, observability and the global guard, pipe, filter, interceptor. */
 @Module({})
@@ -67,6 +54,7 @@ export class AppModule {
         UsersModule,
         AccountModule,
         StoresModule,
+        InventoryModule,
         ApiKeysModule,
         AdminModule,
         RateLimitModule,
@@ -78,10 +66,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthenticationGuard },
         // After authentication, so the general limit counts per user / API key (per IP when anonymous).
         { provide: APP_GUARD, useClass: RateLimitGuard },
-        {
-          provide: APP_PIPE,
-          useFactory: () => new StandardSchemaValidationPipe({ exceptionFactory: validationExceptionFactory }),
-        },
+        { provide: APP_PIPE, useClass: ApiValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: RequestTransactionInterceptor },
       ],
     };

@@ -439,6 +439,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inventory-sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One inventory session: state, failure reason, timestamps
+         * @description 404 NOT_FOUND when it does not exist or belongs to a store I am not a member of.
+         */
+        get: operations["getInventorySession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations/{id}/accept": {
         parameters: {
             query?: never;
@@ -579,6 +599,30 @@ export interface paths {
          * @description 403 FORBIDDEN for an OPERATOR; 404 NOT_FOUND when I am not a member.
          */
         patch: operations["updateStore"];
+        trace?: never;
+    };
+    "/api/v1/stores/{storeId}/inventory-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A store's inventory sessions, newest first (cursor pagination, filter by state)
+         * @description 404 NOT_FOUND when I am not a member of the store.
+         */
+        get: operations["listInventorySessions"];
+        put?: never;
+        /**
+         * Start an inventory in a store (OWNER or OPERATOR): holds one of the store owner's credits
+         * @description The session starts in CREATED; upload its video next. An OPERATOR spends the store owner’s credits. With an idempotencyKey, sending the request again returns the same session and holds no second credit. 402 INSUFFICIENT_CREDITS when the owner has no available credit (nothing is created); 404 NOT_FOUND when I am not a member of the store.
+         */
+        post: operations["startInventorySession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/stores/{storeId}/invitations": {
@@ -1054,16 +1098,97 @@ export interface components {
              */
             time: string;
         };
+        InventorySession: {
+            /** @description processing attempts started so far */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description entered CREATED: the credit was held
+             */
+            createdAt: string;
+            /**
+             * Format: uuid
+             * @description the member who started it
+             */
+            createdBy: string;
+            /**
+             * Format: date-time
+             * @description FAILED: the credit was released
+             */
+            failedAt: string | null;
+            /**
+             * @description why it FAILED (null otherwise); clients show it in Spanish
+             * @enum {string|null}
+             */
+            failureCode: "VIDEO_EMPTY" | "VIDEO_UNREADABLE" | "UNSUPPORTED_FORMAT" | "NO_VIDEO_STREAM" | "VIDEO_TOO_SHORT" | "VIDEO_TOO_LONG" | "VIDEO_TOO_LARGE" | "UPLOAD_EXPIRED" | "NO_USABLE_FRAMES" | "PROVIDER_ERROR" | "PROCESSING_TIMEOUT" | "PROCESSING_ERROR" | null;
+            /** @description English detail of the failure, for support */
+            failureDetail: string | null;
+            /** Format: uuid */
+            id: string;
+            idempotencyKey: string | null;
+            /**
+             * Format: date-time
+             * @description entered PROCESSING (last time)
+             */
+            processingAt: string | null;
+            /** @description processing progress, percent */
+            progress: number;
+            /**
+             * Format: date-time
+             * @description entered QUEUED (last time; a retry re-enters it)
+             */
+            queuedAt: string | null;
+            /**
+             * Format: date-time
+             * @description report READY: the credit was spent
+             */
+            readyAt: string | null;
+            /** @enum {string} */
+            state: "CREATED" | "UPLOADING" | "UPLOADED" | "QUEUED" | "PROCESSING" | "READY" | "FAILED";
+            /** Format: uuid */
+            storeId: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /**
+             * Format: date-time
+             * @description entered UPLOADED (last time)
+             */
+            uploadedAt: string | null;
+            /**
+             * Format: date-time
+             * @description entered UPLOADING (last time)
+             */
+            uploadingAt: string | null;
+        };
+        InventorySessionPage: {
+            items: components["schemas"]["InventorySession"][];
+            /** @description pass as `cursor` for the next (older) page; null at the end */
+            nextCursor: string | null;
+        };
+        ListInventorySessionsQuery: {
+            /**
+             * Format: uuid
+             * @description nextCursor of the previous page
+             */
+            cursor?: string;
+            /**
+             * @description sessions per page, 1–100
+             * @default 20
+             */
+            limit: number;
+            /**
+             * @description only sessions in this state
+             * @enum {string}
+             */
+            state?: "CREATED" | "UPLOADING" | "UPLOADED" | "QUEUED" | "PROCESSING" | "READY" | "FAILED";
+        };
         Liveness: {
             /** @enum {string} */
             status: "ok";
         };
         LogoutRequest: {
-            /**
-             * @description true: sign out everywhere
-             * @default false
-             */
-            allSessions: boolean;
+            /** @description true: sign out everywhere (default false) */
+            allSessions?: boolean;
         };
         MyInvitation: {
             /** Format: date-time */
@@ -1206,6 +1331,10 @@ export interface components {
             limit: number;
             /** @description default: CREDIT_HOLD_STALE_MINUTES */
             olderThanMinutes?: number;
+        };
+        StartInventorySession: {
+            /** @description client key (e.g. a UUID made when the owner tapped "start"): sending it again for the same store returns the same session and holds no second credit */
+            idempotencyKey?: string;
         };
         Store: {
             address: string | null;
@@ -1378,6 +1507,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 id: string;
             };
             cookie?: never;
@@ -1481,6 +1611,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 id: string;
             };
             cookie?: never;
@@ -1500,6 +1631,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 id: string;
             };
             cookie?: never;
@@ -1525,6 +1657,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 sessionId: string;
             };
             cookie?: never;
@@ -1572,6 +1705,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description UUID */
                 userId: string;
             };
             cookie?: never;
@@ -1593,6 +1727,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 userId: string;
             };
             cookie?: never;
@@ -1637,6 +1772,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 userId: string;
             };
             cookie?: never;
@@ -1771,6 +1907,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 id: string;
             };
             cookie?: never;
@@ -1890,11 +2027,34 @@ export interface operations {
             };
         };
     };
+    getInventorySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventorySession"];
+                };
+            };
+        };
+    };
     acceptInvitation: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 id: string;
             };
             cookie?: never;
@@ -2082,6 +2242,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2103,6 +2264,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2122,6 +2284,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2142,11 +2305,67 @@ export interface operations {
             };
         };
     };
+    listInventorySessions: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description sessions per page */
+                limit?: number;
+                /** @description only sessions in this state */
+                state?: "CREATED" | "UPLOADING" | "UPLOADED" | "QUEUED" | "PROCESSING" | "READY" | "FAILED";
+            };
+            header?: never;
+            path: {
+                /** @description UUID */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventorySessionPage"];
+                };
+            };
+        };
+    };
+    startInventorySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartInventorySession"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventorySession"];
+                };
+            };
+        };
+    };
     listStoreInvitations: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2168,6 +2387,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2193,7 +2413,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 invitationId: string;
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2213,6 +2435,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
             };
             cookie?: never;
@@ -2234,7 +2457,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
+                /** @description UUID */
                 userId: string;
             };
             cookie?: never;
@@ -2254,7 +2479,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description UUID */
                 storeId: string;
+                /** @description UUID */
                 userId: string;
             };
             cookie?: never;

@@ -472,14 +472,29 @@ describe('row-level security, connected as the application role', () => {
       });
     });
 
-    it("refuses a ledger row for someone else's wallet, and accepts one for A's own (rolled back)", async () => {
+    it('refuses ledger rows and wallet changes from a person, even for their own wallet; SYSTEM may write (rolled back)', async () => {
       const { a, b } = fx;
       const foreign = as(a.user, (client) => client.query(ledgerInsert, [b.walletId, b.user.userId, 'intruso-1']));
       expect(await sqlState(foreign)).toBe('42501');
+      const own = as(a.user, (client) => client.query(ledgerInsert, [a.walletId, a.user.userId, 'own-1']));
+      expect(await sqlState(own)).toBe('42501');
+      await as(a.user, async (client) => {
+        const raise = await client.query(
+          'UPDATE billing.credit_wallets SET balance = balance + 100 WHERE user_id = $1',
+          [a.user.userId],
+        );
+        expect(raise.rowCount).toBe(0);
+        const drop = await client.query('DELETE FROM billing.credit_wallets WHERE user_id = $1', [a.user.userId]);
+        expect(drop.rowCount).toBe(0);
+        // Reading stays allowed.
+        expect(
+          (await client.query('SELECT 1 FROM billing.credit_wallets WHERE user_id = $1', [a.user.userId])).rowCount,
+        ).toBe(1);
+      });
       await as(
-        a.user,
+        SYSTEM,
         async (client) =>
-          expect((await client.query(ledgerInsert, [a.walletId, a.user.userId, 'own-1'])).rowCount).toBe(1),
+          expect((await client.query(ledgerInsert, [a.walletId, a.user.userId, 'system-1'])).rowCount).toBe(1),
         true,
       );
     });

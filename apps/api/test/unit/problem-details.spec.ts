@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validationExceptionFactory } from '../../src/app.module.js';
+import { validationExceptionFactory } from '../../src/common/http/validation.pipe.js';
 import { DomainException } from '../../src/common/errors/domain.exception.js';
 import { ERROR_CODES } from '../../src/common/errors/error-codes.js';
 import { buildProblem } from '../../src/common/errors/problem-details.js';

@@ -12,7 +12,8 @@ import { API_KEY_HEADER, API_KEY_SCOPE_KEY } from './api-key-auth.decorator.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { ROLES_KEY } from './roles.decorator.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9_\-.]+)$/;
+/** RFC 7235 §2.1: the scheme name is case-insensitive. */
+const BEARER = /^Bearer +([A-Za-z0-9_\-.]+)$/i;
 
 /**
  * Global guard (CONVENTIONS #4): every route not marked {@link Public} needs a

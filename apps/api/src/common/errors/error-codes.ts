@@ -7,6 +7,7 @@
 export const ERROR_CODES = {
   VALIDATION_FAILED: 400,
   MALFORMED_BODY: 400,
+  INVALID_TEXT: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNAUTHENTICATED: 401,
   ACCESS_TOKEN_EXPIRED: 401,
@@ -40,6 +41,8 @@ export const ERROR_CODES = {
   HOLD_ALREADY_VOIDED: 409,
   /** Credits: the session's hold was committed (inventory READY); it can never be voided. */
   HOLD_ALREADY_COMMITTED: 409,
+  /** Inventory: the session's state machine does not allow this move (e.g. out of READY or FAILED). */
+  INVALID_STATE_TRANSITION: 409,
   NO_REQUEST_IDENTITY: 500,
   TENANT_ACCESS_DENIED: 404,
   DATABASE_UNAVAILABLE: 503,

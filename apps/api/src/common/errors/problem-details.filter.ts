@@ -13,6 +13,7 @@ interface Mapped {
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
@@ -127,6 +128,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
           detail: 'The database is unavailable; retry later.',
           headers: { 'retry-after': '5' },
         };
+      }
+      if (exception.code === '22021' || exception.code === '22P05') {
+        // invalid_byte_sequence_for_encoding (a NUL character) / untranslatable_character
+        return { status: 400, code: 'INVALID_TEXT', detail: 'Text fields cannot contain NUL or invalid characters.' };
       }
       if (exception.code === '28000') {
         return { status: 500, code: 'NO_REQUEST_IDENTITY', detail: 'Internal error.' };

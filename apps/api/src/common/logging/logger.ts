@@ -30,8 +30,22 @@ export function createRootLogger(level: string): PinoLogger {
       ],
       censor: '[redacted]',
     },
-    serializers: { err: pino.stdSerializers.err },
+    serializers: { err: serializeError },
   });
+}
+
+/**
+ * pino's error serializer, minus SQL parameters: TypeORM/pg errors carry the bound values
+ * (phones, e-mails, names), which must not reach the logs.
+ */
+function serializeError(error: Error): Record<string, unknown> {
+  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  delete serialized.parameters;
+  const driverError = serialized.driverError as Record<string, unknown> | undefined;
+  if (driverError && typeof driverError === 'object') {
+    serialized.driverError = { ...driverError, parameters: undefined };
+  }
+  return serialized;
 }
 
 /** Routes Nest's own logging (`new Logger(ctx)`) into pino. */

@@ -84,4 +84,4 @@ export const ChangeUserRoleSchema = z
 export type ChangeUserRoleDto = z.infer<typeof ChangeUserRoleSchema>;
 
 /** `PATCH /admin/users/{userId}` path. */
-export const UserIdParamSchema = z.uuid();
+export { UuidParamSchema as UserIdParamSchema } from '../../common/http/params.js';

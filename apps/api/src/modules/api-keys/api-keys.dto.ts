@@ -46,7 +46,7 @@ export const CreatedApiKeySchema = ApiKeyViewSchema.extend({
 export const ApiKeyListSchema = z.object({ items: z.array(ApiKeyViewSchema) }).meta({ id: 'ApiKeyList' });
 
 /** `DELETE /admin/api-keys/{id}` path. */
-export const ApiKeyIdParamSchema = z.uuid();
+export { UuidParamSchema as ApiKeyIdParamSchema } from '../../common/http/params.js';
 
 /** `GET /internal/ping` answer: the calling key. */
 export const InternalPingSchema = z

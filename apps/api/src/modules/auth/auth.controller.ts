@@ -73,7 +73,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Sign out this session, or every session with allSessions', operationId: 'logout' })
   async logout(@CurrentUser() user: AuthenticatedUser, @Body({ schema: LogoutSchema }) body: LogoutDto) {
-    await this.auth.logout(user.userId, user.sessionId, body.allSessions);
+    await this.auth.logout(user.userId, user.sessionId, body?.allSessions ?? false);
   }
 
   @ApiBearerAuth()

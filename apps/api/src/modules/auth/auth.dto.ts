@@ -65,7 +65,8 @@ export type RefreshDto = z.infer<typeof RefreshSchema>;
 
 /** `POST /auth/logout` body: this session only, or every session of the account. */
 export const LogoutSchema = z
-  .strictObject({ allSessions: z.boolean().default(false).describe('true: sign out everywhere') })
+  .strictObject({ allSessions: z.boolean().optional().describe('true: sign out everywhere (default false)') })
+  .optional()
   .meta({ id: 'LogoutRequest' });
 export type LogoutDto = z.infer<typeof LogoutSchema>;
 
@@ -85,4 +86,4 @@ export const SessionViewSchema = z
 export const SessionListSchema = z.object({ items: z.array(SessionViewSchema) }).meta({ id: 'SessionList' });
 
 /** `DELETE /auth/sessions/{id}` path. */
-export const SessionIdParamSchema = z.uuid();
+export { UuidParamSchema as SessionIdParamSchema } from '../../common/http/params.js';

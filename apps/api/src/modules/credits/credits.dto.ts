@@ -11,7 +11,7 @@ import type {
 } from './credits.service.js';
 
 /** A uuid path parameter. */
-export const UuidParamSchema = z.uuid();
+export { UuidParamSchema } from '../../common/http/params.js';
 
 const ledgerType = z.enum(LEDGER_TYPES);
 

@@ -176,4 +176,4 @@ export const MyInvitationListSchema = z
   .meta({ id: 'MyInvitationList' });
 
 /** Path ids. */
-export const UuidParamSchema = z.uuid();
+export { UuidParamSchema } from '../../common/http/params.js';

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainException, NotFoundDomainException } from '../../common/errors/domain.exception.js';
+import { currentContext } from '../../common/http/request-context.js';
+import { CLOCK, type Clock } from '../../common/time/clock.js';
+import { TransactionService } from '../../database/transaction.service.js';
+import { CreditsService } from '../credits/credits.service.js';
+import { StoreAccessService } from '../stores/store-access.service.js';
+import type { ListSessionsQueryDto, SessionPage, SessionView, StartSessionDto } from './inventory-session.dto.js';
+import { InventorySessionRepository, type SessionRow } from './inventory-session.repository.js';
+import { assertTransition, isFailureCode, type FailureCode, type SessionState } from './session-state.js';
+
+/** A session row as the API returns it. */
+export function toSessionView(row: SessionRow): SessionView {
+  const iso = (value: Date | null) => (value ? value.toISOString() : null);
+  return {
+    id: row.id,
+    storeId: row.store_id,
+    state: row.state,
+    failureCode: row.failure_code,
+    failureDetail: row.failure_detail,
+    progress: row.progress,
+    attempts: row.attempts,
+    createdBy: row.created_by,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at.toISOString(),
+    uploadingAt: iso(row.uploading_at),
+    uploadedAt: iso(row.uploaded_at),
+    queuedAt: iso(row.queued_at),
+    processingAt: iso(row.processing_at),
+    readyAt: iso(row.ready_at),
+    failedAt: iso(row.failed_at),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** Options of {@link InventorySessionService.transition}. */
+export interface TransitionOptions {
+  /** Required with FAILED, refused otherwise. */
+  failureCode?: FailureCode;
+  /** English detail kept with a failure (for support; at most 1,000 characters are kept). */
+  failureDetail?: string;
+}
+
+/** What {@link InventorySessionService.transition} did. */
+export interface TransitionResult {
+  session: SessionView;
+  /**
+   * true when this call moved the session; false when it already was in the target state
+   * (a replay, or another worker won the race): nothing was written.
+   */
+  changed: boolean;
+}
+
+/** How many times a transition re-reads a session that moved under it before giving up. */
+const MAX_TRANSITION_ATTEMPTS = 5;
+
+/**
+ * Inventory sessions (DESIGN.md "Video pipeline", issues 4 and 5): start one (holding a
+ * credit), list a store's history, read one, and move one through its state machine
+ * ({@link assertTransition}).
+ *
+ * **Credits.** Starting a session holds one credit of the wallet that pays for the store
+ * (the first OWNER's: an OPERATOR spends the owner's credits) in the same transaction as the
+ * session row: with no credit available the start is 402 INSUFFICIENT_CREDITS and nothing is
+ * written. READY commits the hold and FAILED voids it, in the transaction that moves the
+ * state; since only one transaction can move a session out of a given state (the guarded
+ * UPDATE) and READY/FAILED are final, each happens exactly once.
+ *
+ * **Locks.** A start locks, in this order: the advisory lock of its idempotency key (if any),
+ * then the wallet row (inside the hold), then inserts the session (whose foreign key to the
+ * wallet takes a KEY SHARE lock the transaction already covers). Holding the wallet before
+ * inserting matters: two starts that each inserted first would each hold a KEY SHARE on the
+ * wallet and then wait for the other's to take FOR UPDATE — a deadlock.
+ *
+ * **Access.** Members of the store (OWNER or OPERATOR) start and read its sessions; anyone
+ * else gets 404 NOT_FOUND, never 403 ({@link StoreAccessService}). Row-level security is the
+ * second wall.
+ */
+@Injectable()
+export class InventorySessionService {
+  constructor(
+    private readonly sessions: InventorySessionRepository,
+    private readonly access: StoreAccessService,
+    private readonly credits: CreditsService,
+    private readonly transactions: TransactionService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Starts an inventory session in `storeId` for `userId` (OWNER or OPERATOR of the store):
+   * holds one credit of the store owner's wallet and inserts the session in state CREATED,
+   * in the caller's transaction. With `idempotencyKey`, a retry (even a concurrent one)
+   * returns the session the first call created, in its current state, and holds nothing more.
+   *
+   * @returns the session.
+   * @throws NOT_FOUND (404) not a live store of the caller (or its owner has no wallet);
+   *   INSUFFICIENT_CREDITS (402) the owner's wallet has no available credit — nothing written.
+   */
+  async start(userId: string, storeId: string, dto: StartSessionDto = {}): Promise<SessionView> {
+    await this.access.assertStoreAccess(userId, storeId, 'OPERATOR');
+    const idempotencyKey = dto.idempotencyKey ?? null;
+    if (idempotencyKey) {
+      await this.sessions.lockIdempotencyKey(storeId, idempotencyKey);
+      const existing = await this.sessions.findByIdempotencyKey(storeId, idempotencyKey);
+      if (existing) return toSessionView(existing);
+    }
+    const walletId = await this.credits.walletForStore(storeId);
+    const sessionId = randomUUID();
+    await this.credits.hold(walletId, sessionId);
+    const row = await this.sessions.insert({ id: sessionId, storeId, createdBy: userId, walletId, idempotencyKey });
+    if (!row) {
+      // Cannot happen under the advisory lock; refuse loudly (rolling the hold back) rather than guess.
+      throw new DomainException('CONFLICT', 'A session with this idempotency key is being started; retry.');
+    }
+    return toSessionView(row);
+  }
+
+  /**
+   * A store's sessions, newest first, optionally in one `state`; `cursor` is the previous
+   * page's `nextCursor` (a session id); `limit` 1–100.
+   *
+   * @throws NOT_FOUND (404) not a live store of the caller.
+   */
+  async list(userId: string, storeId: string, query: ListSessionsQueryDto): Promise<SessionPage> {
+    await this.access.assertStoreAccess(userId, storeId, 'OPERATOR');
+    const limit = Math.min(Math.max(Math.trunc(query.limit), 1), 100);
+    const rows = await this.sessions.listForStore({
+      storeId,
+      state: query.state,
+      afterId: query.cursor,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map(toSessionView),
+      nextCursor: rows.length > limit ? page[page.length - 1]!.id : null,
+    };
+  }
+
+  /**
+   * One session of a store the caller belongs to.
+   *
+   * @throws NOT_FOUND (404) unknown, or a session of a store the caller is not a live member of.
+   */
+  async get(userId: string, sessionId: string): Promise<SessionView> {
+    const row = await this.sessions.findById(sessionId);
+    if (!row) throw new NotFoundDomainException('Inventory session');
+    const roles = await this.access.rolesOf(userId, [row.store_id]);
+    if (!roles.has(row.store_id)) throw new NotFoundDomainException('Inventory session');
+    return toSessionView(row);
+  }
+
+  /**
+   * Moves session `sessionId` to `to`, as SYSTEM (workers: upload, validation, queue,
+   * processing, sweeper), in the current transaction when one is open (else in a new one).
+   * On READY the session's credit hold is committed, on FAILED it is voided — in the same
+   * transaction, so exactly once. The timestamp of `to` is set from the clock.
+   *
+   * Idempotent: when the session already is in `to`, nothing is written and `changed` is
+   * false (a replayed job, or the loser of two workers racing on one move). The UPDATE is
+   * guarded by the state read (`WHERE state = $from`); if the session moved meanwhile, the
+   * move is re-checked against its new state.
+   *
+   * @throws NOT_FOUND (404) unknown session; INVALID_STATE_TRANSITION (409) not allowed from
+   *   its current state; VALIDATION_FAILED (400) FAILED without a known failure code, or a
+   *   failure code with another state.
+   */
+  async transition(sessionId: string, to: SessionState, options: TransitionOptions = {}): Promise<TransitionResult> {
+    if (to === 'FAILED' && !isFailureCode(options.failureCode)) {
+      throw new DomainException('VALIDATION_FAILED', 'FAILED needs a known failure code.', [
+        { field: 'failureCode', message: 'required with FAILED' },
+      ]);
+    }
+    if (to !== 'FAILED' && options.failureCode !== undefined) {
+      throw new DomainException('VALIDATION_FAILED', 'A failure code goes only with FAILED.', [
+        { field: 'failureCode', message: 'only with FAILED' },
+      ]);
+    }
+    return this.asSystem(async () => {
+      for (let attempt = 0; attempt < MAX_TRANSITION_ATTEMPTS; attempt += 1) {
+        const current = await this.sessions.findById(sessionId);
+        if (!current) throw new NotFoundDomainException('Inventory session');
+        if (current.state === to) return { session: toSessionView(current), changed: false };
+        assertTransition(current.state, to);
+        const moved = await this.sessions.transition({
+          id: sessionId,
+          from: current.state,
+          // assertTransition refused CREATED: no state moves back to it.
+          to: to as Exclude<SessionState, 'CREATED'>,
+          at: this.clock.now(),
+          failureCode: to === 'FAILED' ? options.failureCode! : null,
+          failureDetail: to === 'FAILED' ? (options.failureDetail?.slice(0, 1000) ?? null) : null,
+        });
+        if (!moved) continue; // another transaction moved it first: decide again from its new state
+        if (moved.wallet_id) {
+          if (to === 'READY') await this.credits.commit(sessionId);
+          if (to === 'FAILED') await this.credits.void(sessionId, options.failureCode);
+        }
+        return { session: toSessionView(moved), changed: true };
+      }
+      throw new DomainException(
+        'CONFLICT',
+        `Inventory session ${sessionId} kept changing state while moving it to ${to}; retry.`,
+      );
+    });
+  }
+
+  /** Runs `work` as SYSTEM in the current SYSTEM transaction, or elevated / in a new SYSTEM one. */
+  private async asSystem<T>(work: () => Promise<T>): Promise<T> {
+    const context = currentContext();
+    if (context?.manager && context.identity?.role === 'SYSTEM') return work();
+    return this.transactions.elevate(() => work());
+  }
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { CreditsModule } from '../credits/credits.module.js';
+import { StoresModule } from '../stores/stores.module.js';
+import { InventorySessionController } from './inventory-session.controller.js';
+import { InventorySessionRepository } from './inventory-session.repository.js';
+import { InventorySessionService } from './inventory-session.service.js';
+
+/**
+ * Inventory sessions (DESIGN.md "API modules": inventory; issues 4 and 5): start, history,
+ * state machine. Exports its service only (CONVENTIONS #2): the upload, queue and vision
+ * workers move sessions through {@link InventorySessionService.transition}.
+ */
+@Module({
+  imports: [StoresModule, CreditsModule],
+  controllers: [InventorySessionController],
+  providers: [InventorySessionRepository, InventorySessionService],
+  exports: [InventorySessionService],
+})
+export class InventoryModule {}
