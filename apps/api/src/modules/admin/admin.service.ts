@@ -1,26 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DomainException } from '../../common/errors/domain.exception.js';
-import { AuditService } from '../audit/audit.service.js';
+import { AuditService, type AuditEntry } from '../audit/audit.service.js';
 import { toUserView, type UserView } from '../users/user.dto.js';
 import type { User } from '../users/user.model.js';
 import { UsersService } from '../users/users.service.js';
 import type { AdminUserQueryDto, AuditLogQueryDto, ChangeUserRoleDto } from './admin.dto.js';
 
-/** An audit entry as the API returns it. */
-export interface AuditLogView {
-  id: string;
-  actorUserId: string | null;
-  actorRole: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  storeId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  metadata: Record<string, unknown>;
-  createdAt: string;
-}
+/** An audit entry as the API returns it (times as ISO-8601 strings). */
+export type AuditLogView = Omit<AuditEntry, 'createdAt'> & { createdAt: string };
 
 export type AdminUserView = UserView & { lastLoginAt: string | null };
 

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { currentContext } from '../../common/http/request-context.js';
 import { AuditRepository, type AuditEntry, type AuditFilter } from './audit.repository.js';
 
+export type { AuditEntry, AuditFilter };
+
 /**
  * Actions written to the audit log. Dotted `<area>.<verb>` names; never rename one.
  */
