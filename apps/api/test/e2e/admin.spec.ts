@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, signIn, uniquePhone, type SignedIn } from '../support/auth-helpers.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -24,15 +23,7 @@ describe('admin endpoints: audit log, accounts, platform roles (ADMIN only)', ()
     await database?.drop();
   });
 
-  async function adminQuery<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: database.adminUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
+  const adminQuery = <T>(sql: string, params: unknown[] = []) => database.adminQuery<T>(sql, params);
 
   const get = (url: string, session: SignedIn = admin) =>
     testApp.app.inject({ method: 'GET', url, headers: bearer(session) });

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestContext } from '../../src/common/http/request-context.js';
 import { SYSTEM_USER_ID } from '../../src/database/database.constants.js';
@@ -31,15 +30,7 @@ describe('API keys: created by admins, shown once, scoped, revocable', () => {
     await database?.drop();
   });
 
-  async function adminQuery<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: database.adminUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
+  const adminQuery = <T>(sql: string, params: unknown[] = []) => database.adminQuery<T>(sql, params);
 
   const createKey = (body: object, session: SignedIn = admin) =>
     testApp.app.inject({ method: 'POST', url: '/api/v1/admin/api-keys', headers: bearer(session), payload: body });

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, signIn, uniquePhone, type SignedIn } from '../support/auth-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -56,15 +55,7 @@ describe('stores, members and invitations', () => {
       ...(payload === undefined ? {} : { payload: payload as object }),
     });
 
-  async function adminQuery<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: database.adminUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
+  const adminQuery = <T>(sql: string, params: unknown[] = []) => database.adminQuery<T>(sql, params);
 
   async function createStore(owner: SignedIn, body: Record<string, unknown> = {}): Promise<Store> {
     const response = await call(owner, 'POST', '/api/v1/stores', {

@@ -8,6 +8,8 @@ import { FakeClock } from '../support/fake-clock.js';
 import { inTransaction, sqlState, SYSTEM, type Identity } from '../support/rls-fixtures.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { StoreAccessService } from '../../src/modules/stores/store-access.service.js';
+import { StoresRepository } from '../../src/modules/stores/stores.repository.js';
 
 /** Code of a DomainException a promise rejects with, 'resolved' otherwise (other errors propagate). */
 async function outcome(promise: Promise<unknown>): Promise<string> {
@@ -373,12 +375,14 @@ describe('credits ledger (service, real PostgreSQL, two instances)', () => {
       const { credits, tx } = instances()[0]!;
       const session = await newSession();
       const hold = await tx.runAs({ userId: operator.userId, role: 'OPERATOR' }, async () => {
-        const walletId = await credits.walletForStore(storeId);
+        const payer = await new StoreAccessService(new StoresRepository(tx)).payingOwnerOf(storeId);
+        expect(payer).toBe(owner.userId);
+        const walletId = await credits.walletForUser(payer);
         expect(walletId).toBe(owner.walletId);
         return credits.hold(walletId, session);
       });
       expect(hold).toMatchObject({ walletId: owner.walletId, userId: owner.userId, createdBy: operator.userId });
-      expect(await outcome(sys((c) => c.walletForStore(randomUUID())))).toBe('NOT_FOUND');
+      expect(await outcome(sys((c) => c.walletForUser(randomUUID())))).toBe('NOT_FOUND');
       await sys((c) => c.commit(session));
     });
 

@@ -273,27 +273,6 @@ export class CreditsRepository {
     return rows[0]?.value;
   }
 
-  /**
-   * Wallet of the store's paying owner: the OWNER who joined first (ties by membership id)
-   * of a non-archived store; null when the store has no owner with a wallet.
-   *
-   * NOTE (lead): `tenancy.*` belongs to the stores module; this read-only query stands in until
-   * StoreAccessService offers the owner of a store — then route it there (CONVENTIONS #2).
-   */
-  async walletIdForStore(storeId: string): Promise<string | null> {
-    const rows = (await this.transactions.query(
-      `SELECT w.id
-         FROM tenancy.store_users su
-         JOIN tenancy.stores s ON s.id = su.store_id AND s.archived_at IS NULL
-         JOIN billing.credit_wallets w ON w.user_id = su.user_id
-        WHERE su.store_id = $1 AND su.role = 'OWNER'
-        ORDER BY su.created_at, su.id
-        LIMIT 1`,
-      [storeId],
-    )) as Array<{ id: string }>;
-    return rows[0]?.id ?? null;
-  }
-
   // ---------------------------------------------------------------- admin reports
 
   /** Per type: rows, Σ amount, Σ held_delta, credits added (Σ amount > 0) and removed (−Σ amount < 0). */

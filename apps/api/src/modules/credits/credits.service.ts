@@ -408,16 +408,15 @@ export class CreditsService {
   }
 
   /**
-   * Id of the wallet that pays for inventories of `storeId`: the store owner's (an OPERATOR
-   * spends the owner's credits; with several OWNERs, the one who joined first). Runs as
-   * SYSTEM; the caller must have checked that its user may start inventories in the store.
+   * The wallet id of `userId` (e.g. a store's paying owner, from StoreAccessService), read as
+   * SYSTEM: an OPERATOR spends the owner's credits but may not read the owner's wallet.
    *
-   * @throws NotFoundDomainException NOT_FOUND when the store is archived, unknown or has no owner.
+   * @throws NotFoundDomainException NOT_FOUND when the account has no wallet.
    */
-  async walletForStore(storeId: string): Promise<string> {
-    const walletId = await this.asSystem(() => this.ledger.walletIdForStore(storeId));
-    if (!walletId) throw new NotFoundDomainException('Wallet of the store owner');
-    return walletId;
+  async walletForUser(userId: string): Promise<string> {
+    const wallet = await this.asSystem(() => this.ledger.findWalletByUser(userId));
+    if (!wallet) throw new NotFoundDomainException('Wallet');
+    return wallet.id;
   }
 
   // ---------------------------------------------------------------- grants and adjustments

@@ -105,7 +105,7 @@ export class InventorySessionService {
       const existing = await this.sessions.findByIdempotencyKey(storeId, idempotencyKey);
       if (existing) return toSessionView(existing);
     }
-    const walletId = await this.credits.walletForStore(storeId);
+    const walletId = await this.credits.walletForUser(await this.access.payingOwnerOf(storeId));
     const sessionId = randomUUID();
     await this.credits.hold(walletId, sessionId);
     const row = await this.sessions.insert({ id: sessionId, storeId, createdBy: userId, walletId, idempotencyKey });

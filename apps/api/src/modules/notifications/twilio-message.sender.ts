@@ -69,7 +69,7 @@ export class TwilioMessageSender implements MessageSender {
     const timeout = options.timeoutMs ?? 10_000;
     this.client = twilio(options.accountSid, options.authToken, {
       timeout,
-      // Read nothing from process.env (CONVENTIONS #9): region and edge stay Twilio's defaults.
+      // Read nothing from the environment (CONVENTIONS #9): region and edge stay Twilio's defaults.
       env: {},
       ...(options.apiBaseUrl ? { httpClient: baseUrlRequestClient(options.apiBaseUrl, timeout) } : {}),
     });

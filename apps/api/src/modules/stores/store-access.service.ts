@@ -59,4 +59,16 @@ export class StoreAccessService {
     const ids = [...new Set(storeIds)];
     return ids.length === 0 ? Promise.resolve(new Map()) : this.stores.rolesOf(userId, ids);
   }
+
+  /**
+   * The account that pays for the store's inventories: its OWNER who joined first (an
+   * OPERATOR spends the owner's credits). Members may read it (row-level security).
+   *
+   * @throws NotFoundDomainException NOT_FOUND when the store is archived, unknown to the caller, or has no OWNER.
+   */
+  async payingOwnerOf(storeId: string): Promise<string> {
+    const owner = await this.stores.payingOwnerOf(storeId);
+    if (!owner) throw new NotFoundDomainException('Store owner');
+    return owner;
+  }
 }

@@ -168,6 +168,20 @@ export class StoresRepository {
     return rows[0] ?? null;
   }
 
+  /** The OWNER who joined a live store first (ties by membership id); null when none. */
+  async payingOwnerOf(storeId: string): Promise<string | null> {
+    const rows = (await this.transactions.query(
+      `SELECT su.user_id
+         FROM tenancy.store_users su
+         JOIN tenancy.stores s ON s.id = su.store_id AND s.archived_at IS NULL
+        WHERE su.store_id = $1 AND su.role = 'OWNER'
+        ORDER BY su.created_at, su.id
+        LIMIT 1`,
+      [storeId],
+    )) as Array<{ user_id: string }>;
+    return rows[0]?.user_id ?? null;
+  }
+
   async countOwners(storeId: string): Promise<number> {
     const rows = (await this.transactions.query(
       `SELECT count(*)::int AS n FROM tenancy.store_users WHERE store_id = $1 AND role = 'OWNER'`,
