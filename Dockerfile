@@ -47,6 +47,8 @@ RUN set -eux; \
       if [ -d "$ws/node_modules" ]; then cp -a "$ws/node_modules" "/out/$ws/"; fi; \
     done; \
     cp -a apps/api/dist /out/apps/api/dist; \
+    cp -a apps/api/data /out/apps/api/data; \
+    chmod a+x /out/node_modules/@ffprobe-installer/linux-x64/ffprobe /out/node_modules/@ffmpeg-installer/linux-x64/ffmpeg; \
     test -f /out/apps/api/dist/main.js
 
 # ---------------------------------------------------------------------------

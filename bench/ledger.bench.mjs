@@ -85,8 +85,8 @@ function percentile(sorted, p) {
 }
 
 /**
- * CPU seconds used so far by each PostgreSQL backend connected to `database` (Linux `/proc`;
- * an empty map when the server is elsewhere or /proc is unreadable).
+ * CPU seconds used so far by each PostgreSQL backend connected to `database`, as `{ user, kernel }`
+ * (Linux `/proc`; an empty map when the server is elsewhere or /proc is unreadable).
  */
 async function backendCpu(database) {
   const cpu = new Map();
@@ -101,11 +101,14 @@ async function backendCpu(database) {
       try {
         const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
         if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') return;
-        // Backend titles read "postgres: <user> <database> <client> <state>".
+        // Backend titles read "postgres: <user> <database> <client> <state>", or with a cluster
+        // name (Debian's packages) "postgres: 15/main: <user> <database> …".
         const title = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split(' ');
-        if (title[2] !== database) return;
+        const words = title[1]?.endsWith(':') ? title.slice(1) : title;
+        if (words[2] !== database) return;
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, in ticks of 10 ms
+        // utime, stime: ticks of 10 ms.
+        cpu.set(pid, { user: Number(fields[11]) / 100, kernel: Number(fields[12]) / 100 });
       } catch {
         // The process ended meanwhile, or is not ours to read.
       }
@@ -141,8 +144,11 @@ async function drive(clients, step, database) {
   const elapsed = (performance.now() - started) / 1000;
   const nodeUsed = process.cpuUsage(nodeBefore);
   const serverAfter = await backendCpu(database);
-  let serverSeconds = 0;
-  for (const [pid, seconds] of serverAfter) serverSeconds += seconds - (serverBefore.get(pid) ?? 0);
+  const server = { user: 0, kernel: 0 };
+  for (const [pid, used] of serverAfter) {
+    server.user += used.user - (serverBefore.get(pid)?.user ?? 0);
+    server.kernel += used.kernel - (serverBefore.get(pid)?.kernel ?? 0);
+  }
   latencies.sort((a, b) => a - b);
   return {
     ops,
@@ -152,7 +158,9 @@ async function drive(clients, step, database) {
     failures,
     firstError,
     nodeUsPerOp: (nodeUsed.user + nodeUsed.system) / ops,
-    serverUsPerOp: serverAfter.size > 0 ? (serverSeconds * 1e6) / ops : NaN,
+    nodeKernelUsPerOp: nodeUsed.system / ops,
+    serverUsPerOp: serverAfter.size > 0 ? ((server.user + server.kernel) * 1e6) / ops : NaN,
+    serverKernelUsPerOp: serverAfter.size > 0 ? (server.kernel * 1e6) / ops : NaN,
   };
 }
 
@@ -345,14 +353,17 @@ async function main() {
     const baseHot = await runBaseline('baseline UPDATE, 1 hot row', () => CLIENTS);
     const hotResult = await runLedger('ledger hold+commit, 1 hot wallet', [hot], () => hot);
 
-    const us = (value) => (Number.isFinite(value) ? value.toFixed(0) : 'n/a').padStart(10);
+    const us = (value, width = 10) => (Number.isFinite(value) ? value.toFixed(0) : 'n/a').padStart(width);
     out();
-    out('phase                                   ops/s    p50 ms   p99 ms  anomalies  node µs/op  server µs/op');
+    out(
+      'phase                                   ops/s    p50 ms   p99 ms  anomalies  node µs/op (kernel)  server µs/op (kernel)',
+    );
     for (const r of results) {
       out(
         `${r.label.padEnd(36)} ${r.opsPerSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(2).padStart(9)} ${r.p99
           .toFixed(2)
-          .padStart(8)} ${String(r.anomalies).padStart(10)}  ${us(r.nodeUsPerOp)}  ${us(r.serverUsPerOp).padStart(12)}`,
+          .padStart(8)} ${String(r.anomalies).padStart(10)}  ${us(r.nodeUsPerOp)} ${us(r.nodeKernelUsPerOp, 8)}` +
+          `  ${us(r.serverUsPerOp, 12)} ${us(r.serverKernelUsPerOp, 8)}`,
       );
     }
     out();
@@ -361,7 +372,16 @@ async function main() {
       `statements (round trips) per ledger op, counted in the warm-up: ${(statements / warmOps).toFixed(2)} ` +
         `(3 expected: BEGIN + identity, the ledger call, COMMIT)`,
     );
-    out(`CPU µs per op: this process (clients, TypeORM, pg) and the bench database's PostgreSQL backends`);
+    out(
+      `CPU µs per op: this process (clients, TypeORM, pg) and the bench database's PostgreSQL backends; ` +
+        `(kernel): the part spent in the kernel (sockets, WAL writes and flushes)`,
+    );
+    const cpuPerOp = (r) => r.nodeUsPerOp + r.serverUsPerOp;
+    out(
+      `CPU per op (this process + backends), ledger ÷ baseline, ${CLIENTS} wallets: ` +
+        `${Number.isFinite(cpuPerOp(many)) ? (cpuPerOp(many) / cpuPerOp(baseMany)).toFixed(2) : 'n/a'}` +
+        ` (varies less than ops/s when other work shares the machine)`,
+    );
     out(`ratio ledger ÷ baseline, ${CLIENTS} wallets: ${(many.opsPerSecond / baseMany.opsPerSecond).toFixed(3)}`);
     out(`ratio ledger ÷ baseline, 1 hot wallet:  ${(hotResult.opsPerSecond / baseHot.opsPerSecond).toFixed(3)}`);
     out(

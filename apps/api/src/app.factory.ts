@@ -14,6 +14,10 @@ import { PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/env.schema.js';
 import type { Clock } from './common/time/clock.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { SessionsService } from './modules/auth/sessions.service.js';
+import { TokenService } from './modules/auth/token.service.js';
+import { adminBearerAuthorizer, mountBullBoard } from './modules/queue/bull-board.js';
+import { JOB_QUEUE, type JobQueue } from './modules/queue/job-queue.port.js';
 
 /** Path prefix of every product route (DESIGN.md "API surface"). */
 export const API_PREFIX = 'api/v1';
@@ -67,6 +71,9 @@ export async function createApp(
     trustProxy: config.TRUST_PROXY,
   });
   const fastify = adapter.getInstance();
+  // tus PATCH bodies (issue 5): left unread here, streamed by the upload handler to the store
+  // (never buffered; the JSON body limit does not apply, UPLOAD_MAX_BYTES does).
+  fastify.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     requestContext.run(
@@ -94,6 +101,14 @@ export async function createApp(
     },
   );
   await registerSecurityHeaders(app);
+  // Bull Board (issue 5): the BullMQ dashboard at /admin/queues, ADMIN only; only with REDIS_URL.
+  if (config.REDIS_URL) {
+    await mountBullBoard(
+      app,
+      app.get<JobQueue>(JOB_QUEUE),
+      adminBearerAuthorizer(app.get(TokenService), app.get(SessionsService)),
+    );
+  }
   const metrics = app.get(MetricsService);
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observeHttp(

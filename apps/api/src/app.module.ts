@@ -16,9 +16,16 @@ import { AccountModule } from './modules/account/account.module.js';
 import { AuditModule } from './modules/audit/audit.module.js';
 import { AuthCoreModule } from './modules/auth/auth-core.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
+import { CorrectionsModule } from './modules/corrections/corrections.module.js';
 import { DevModule } from './modules/dev/dev.module.js';
 import { InventoryModule } from './modules/inventory/inventory.module.js';
+import { ProductsModule } from './modules/products/products.module.js';
+import { AnalysisModule } from './modules/analysis/analysis.module.js';
+import { SettingsModule } from './modules/settings/settings.module.js';
+import { VideosModule } from './modules/videos/videos.module.js';
+import { QueueModule } from './modules/queue/queue.module.js';
 import { devOutboxEnabled, NotificationsModule } from './modules/notifications/notifications.module.js';
+import { StorageModule } from './modules/storage/storage.module.js';
 import { StoresModule } from './modules/stores/stores.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import type { Clock } from './common/time/clock.js';
@@ -53,8 +60,15 @@ export class AppModule {
         AuthModule,
         UsersModule,
         AccountModule,
+        StorageModule,
+        QueueModule,
         StoresModule,
         InventoryModule,
+        ProductsModule,
+        SettingsModule,
+        VideosModule,
+        AnalysisModule,
+        CorrectionsModule,
         ApiKeysModule,
         AdminModule,
         RateLimitModule,

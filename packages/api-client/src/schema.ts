@@ -200,6 +200,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/ground-truth/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export ground truth as JSON Lines: frame (signed URL valid one day), box, product, barcode, true count
+         * @description One JSON object per line, oldest first: { id, createdAt, storeId, sessionId, itemId, correctionId, kind, source, frame: { id, key, url, width, height } | null, box: { x, y, w, h } | null (pixels), productId, gtin (GTIN-14), productName, trueCount }. Download the frame files from frame.url (no token needed, valid 24 h). Streamed; audited as admin.action.
+         */
+        get: operations["exportGroundTruth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every admin setting with its value */
+        get: operations["listSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change a setting (audited as setting.changed)
+         * @description vision_provider: barcode | openai | anthropic | openai-compatible; vision_model: a model id or null; welcome_credits: integer 0–100. 400 VALIDATION_FAILED for a value that does not fit.
+         */
+        put: operations["putSetting"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users": {
         parameters: {
             query?: never;
@@ -459,6 +516,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inventory-sessions/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed per product since the store’s previous READY count (appeared, disappeared, up, down)
+         * @description Matches products by id, else barcode, else normalised name; uses corrected quantities; each line carries the evidence frame of both counts (signed URLs that expire). The first count of a store answers 200 with previousSessionId null and every line APPEARED. 404 NOT_FOUND for an unknown or foreign session; 409 REPORT_NOT_READY before READY.
+         */
+        get: operations["getInventoryDiff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory-sessions/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events of one inventory session: its state, progress and failure reason as they change
+         * @description text/event-stream. The first `state` event is the current state; then one per change (from any API or worker process); the stream ends after READY or FAILED. `ping` events every 25 s keep it open. Event data: {id, state, progress, failureCode, at}. 404 NOT_FOUND (problem+json) when the session does not exist or belongs to a store I am not a member of.
+         */
+        get: operations["streamInventorySessionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory-sessions/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the report in Spanish as CSV (UTF-8 with BOM), XLSX or PDF
+         * @description 404 NOT_FOUND for an unknown or foreign session; 409 REPORT_NOT_READY before READY.
+         */
+        get: operations["exportInventoryReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory-sessions/{id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a product the count missed (a MANUAL line)
+         * @description By productId (global catalogue or the store’s) or by name (+ brand, barcode). The line’s original quantity is 0 and its quantity the one given. Recorded as an ADD_MISSING correction with a ground-truth row and an audit entry. 400 VALIDATION_FAILED for a bad body or an unusable product; 404 NOT_FOUND for an unknown or foreign session; 409 REPORT_NOT_READY before READY.
+         */
+        post: operations["addMissingInventoryItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory-sessions/{id}/items/{itemId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Correct a report line: its quantity, its product, or mark it wrong (the pipeline's values are kept)
+         * @description Records the correction, a ground-truth row and an audit entry in one transaction, and returns the line as the report now shows it with the new totals. A body equal to the line’s current values changes nothing (correctionId null). 400 VALIDATION_FAILED for a bad body or a product neither global nor the store’s; 404 NOT_FOUND for an unknown or foreign session or line; 409 REPORT_NOT_READY before READY.
+         */
+        patch: operations["correctInventoryItem"];
+        trace?: never;
+    };
+    "/api/v1/inventory-sessions/{id}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The video of an inventory session (what ffprobe read) and its kept frames, thumbnail and contact sheet
+         * @description URLs are signed and expire (OBJECT_URL_TTL_SECONDS, 15 min by default). 404 NOT_FOUND when the session does not exist or belongs to a store I am not a member of.
+         */
+        get: operations["getInventorySessionMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory-sessions/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The inventory report: lines with product, quantity, confidence, review flag and evidence frame
+         * @description Corrected values replace the pipeline’s in `quantity`/`name`; the originals stay in `originalQuantity`. Evidence URLs are signed and expire. 404 NOT_FOUND for an unknown or foreign session; 409 REPORT_NOT_READY before READY.
+         */
+        get: operations["getInventoryReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations/{id}/accept": {
         parameters: {
             query?: never;
@@ -707,6 +904,94 @@ export interface paths {
         patch: operations["changeStoreMemberRole"];
         trace?: never;
     };
+    "/api/v1/stores/{storeId}/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the store's products and the global catalogue (cursor pagination)
+         * @description The store’s own products come first, then the global catalogue (Open Food Facts, ODbL). `query`: words of the name or brand (accents ignored) or barcode digits. 404 NOT_FOUND when I am not a member.
+         */
+        get: operations["listStoreProducts"];
+        put?: never;
+        /**
+         * Add a product to the store's own catalogue (OWNER)
+         * @description With the barcode of a global catalogue product, the store’s product replaces it for this store. 400 VALIDATION_FAILED for a bad barcode (length or GS1 check digit); 403 FORBIDDEN for an OPERATOR; 404 NOT_FOUND when I am not a member; 409 PRODUCT_GTIN_IN_USE when the store already has that barcode.
+         */
+        post: operations["createStoreProduct"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{storeId}/products/{productId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change one of the store's own products (OWNER)
+         * @description 403 CATALOG_PRODUCT_READ_ONLY for a global catalogue product; 403 FORBIDDEN for an OPERATOR; 404 NOT_FOUND when I am not a member or the product is not the store’s; 409 PRODUCT_GTIN_IN_USE when another product of the store has the new barcode.
+         */
+        patch: operations["updateStoreProduct"];
+        trace?: never;
+    };
+    "/api/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create the resumable (tus 1.0) upload of an inventory session’s video
+         * @description Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (bytes, ≤ the configured maximum, 500 MB by default), `Upload-Metadata: sessionId <base64 uuid>,filename <base64>,filetype <base64>`. The session must be CREATED and mine (OWNER or OPERATOR of its store). 201 with `Location` of the upload; then PATCH the bytes (`Content-Type: application/offset+octet-stream`, `Upload-Offset`) and HEAD to resume. Errors (problem+json): 400 UPLOAD_INVALID, 404 NOT_FOUND, 409 UPLOAD_EXISTS, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_VIDEO_FORMAT (the session FAILED with UNSUPPORTED_FORMAT and its credit was released).
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads/{uploadId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Offset of an upload, to resume it (tus HEAD)
+         * @description 200 with `Upload-Offset` and `Upload-Length`; 404 when unknown or not mine.
+         */
+        head: operations["headUpload"];
+        /**
+         * Send bytes of an upload at Upload-Offset (tus PATCH)
+         * @description `Content-Type: application/offset+octet-stream`; 204 with the new `Upload-Offset`. 409 when Upload-Offset is not the stored offset (nothing written). When the last byte arrives the video is validated (ffprobe) and queued before this answers.
+         */
+        patch: operations["patchUpload"];
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -745,6 +1030,23 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AddMissingInventoryItem: {
+            /** @description brand, with name */
+            brand?: string;
+            /** @description barcode, with name: a known barcode links the line to its product */
+            gtin?: string;
+            /** @description product name as the shop calls it, when there is no productId */
+            name?: string;
+            /**
+             * Format: uuid
+             * @description the product, from the catalogue or the store (excludes name/brand/gtin)
+             */
+            productId?: string;
+            /** @description units on the shelf */
+            quantity: number;
+            /** @description why (free text, kept with the correction and in the audit log) */
+            reason?: string;
+        };
         AdminCreditTransaction: {
             /** @description change of the balance, credits (HOLD and HOLD_VOID: 0) */
             amount: number;
@@ -911,6 +1213,19 @@ export interface components {
             code: string;
             identifier: string;
         };
+        CorrectInventoryItem: {
+            /** @description true: the detection is wrong and the line counts 0; false: undo that */
+            markedWrong?: boolean;
+            /**
+             * Format: uuid
+             * @description the true product: a product of the global catalogue or of the store (GET /stores/{id}/products)
+             */
+            productId?: string;
+            /** @description the true count, units (0 = none on the shelf) */
+            quantity?: number;
+            /** @description why (free text, kept with the correction and in the audit log) */
+            reason?: string;
+        };
         CreateApiKey: {
             /**
              * Format: date-time
@@ -977,6 +1292,18 @@ export interface components {
             name: string;
             /** @description IANA time zone used to show the store's dates; default America/Mexico_City */
             timeZone?: string;
+        };
+        CreateStoreProduct: {
+            /** @description Brand, e.g. Bimbo; empty or null for none */
+            brand?: string | null;
+            /** @description Category, e.g. Botanas; empty or null for none */
+            category?: string | null;
+            /** @description EAN-8, UPC-A, EAN-13 or GTIN-14 digits with a valid check digit; returned as GTIN-14 */
+            gtin?: string | null;
+            /** @description Product name as the shop calls it */
+            name: string;
+            /** @description Package size as printed, e.g. 600 ml; empty or null for none */
+            quantityLabel?: string | null;
         };
         CreditAdjustment: {
             /** @description credits to add (> 0) or remove (< 0); held credits cannot be removed */
@@ -1087,6 +1414,30 @@ export interface components {
                 to: string;
             }[];
         };
+        ExportReportQuery: {
+            /**
+             * @description csv | xlsx | pdf
+             * @enum {string}
+             */
+            format: "csv" | "xlsx" | "pdf";
+        };
+        GroundTruthExportQuery: {
+            /**
+             * Format: date-time
+             * @description rows created at or after this instant
+             */
+            from?: string;
+            /**
+             * Format: uuid
+             * @description only rows of this store
+             */
+            storeId?: string;
+            /**
+             * Format: date-time
+             * @description rows created before this instant
+             */
+            to?: string;
+        };
         InternalPing: {
             /** Format: uuid */
             keyId: string;
@@ -1097,6 +1448,124 @@ export interface components {
              * @description server time (UTC)
              */
             time: string;
+        };
+        InventoryCorrectionResult: {
+            /**
+             * Format: uuid
+             * @description the recorded correction; null when the body changed nothing (a repeated request): nothing written
+             */
+            correctionId: string | null;
+            line: components["schemas"]["ReportLine"];
+            totals: {
+                lines: number;
+                linesToReview: number;
+                units: number;
+            };
+        };
+        InventoryDiff: {
+            /** @description DISAPPEARED, DOWN, APPEARED, UP, then SAME; by name within each */
+            lines: components["schemas"]["InventoryDiffLine"][];
+            /** Format: date-time */
+            previousReadyAt: string | null;
+            /**
+             * Format: uuid
+             * @description the READY session of the store started just before this one; null: this is the first count
+             */
+            previousSessionId: string | null;
+            /** Format: date-time */
+            readyAt: string | null;
+            /** Format: uuid */
+            sessionId: string;
+            totals: {
+                /** @description lines APPEARED */
+                appeared: number;
+                change: number;
+                currentUnits: number;
+                disappeared: number;
+                down: number;
+                previousUnits: number;
+                same: number;
+                up: number;
+            };
+        };
+        InventoryDiffLine: {
+            /** @description currentQuantity − previousQuantity, units */
+            change: number;
+            /** @description units in this count (0: absent) */
+            currentQuantity: number;
+            evidence: {
+                /** @description the frame that proves the count; null when that count has no line or no frame (a manual line) */
+                current: {
+                    box: {
+                        h: number;
+                        w: number;
+                        x: number;
+                        y: number;
+                    } | null;
+                    /** Format: uuid */
+                    frameId: string;
+                    /** @description signed URL of the frame; expires */
+                    url: string | null;
+                } | null;
+                /** @description the frame that proves the count; null when that count has no line or no frame (a manual line) */
+                previous: {
+                    box: {
+                        h: number;
+                        w: number;
+                        x: number;
+                        y: number;
+                    } | null;
+                    /** Format: uuid */
+                    frameId: string;
+                    /** @description signed URL of the frame; expires */
+                    url: string | null;
+                } | null;
+            };
+            /** @description barcode in its usual form (EAN-8, UPC-A or EAN-13) */
+            gtin: string | null;
+            /** @description what matched the two counts: product:<uuid>, gtin:<GTIN-14> or name:<normalised name> */
+            key: string;
+            name: string;
+            /** @description units in the previous count (0: absent) */
+            previousQuantity: number;
+            /** Format: uuid */
+            productId: string | null;
+            /**
+             * @description APPEARED 0 → n, DISAPPEARED n → 0, UP / DOWN more / fewer units, SAME unchanged
+             * @enum {string}
+             */
+            status: "APPEARED" | "DISAPPEARED" | "UP" | "DOWN" | "SAME";
+        };
+        InventoryReport: {
+            lines: components["schemas"]["ReportLine"][];
+            session: {
+                costMxnCentavos: number | null;
+                costUsdMicros: number | null;
+                /** Format: date-time */
+                createdAt: string;
+                framesUsed: number | null;
+                /** Format: uuid */
+                id: string;
+                model: string | null;
+                processingMs: number | null;
+                provider: string | null;
+                /** Format: date-time */
+                readyAt: string | null;
+                /** @description Spanish note, e.g. when no product was readable */
+                resultMessage: string | null;
+                state: string;
+            };
+            store: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+                timeZone: string;
+            };
+            totals: {
+                lines: number;
+                linesToReview: number;
+                units: number;
+            };
         };
         InventorySession: {
             /** @description processing attempts started so far */
@@ -1182,6 +1651,17 @@ export interface components {
              */
             state?: "CREATED" | "UPLOADING" | "UPLOADED" | "QUEUED" | "PROCESSING" | "READY" | "FAILED";
         };
+        ListProductsQuery: {
+            /** @description nextCursor of the previous page */
+            cursor?: string;
+            /**
+             * @description products per page, 1–100
+             * @default 20
+             */
+            limit: number;
+            /** @description words of the name or brand (accents ignored), or barcode digits */
+            query?: string;
+        };
         Liveness: {
             /** @enum {string} */
             status: "ok";
@@ -1230,6 +1710,43 @@ export interface components {
             /** @description Referral code of the person who invited this one; kept for the referrals programme */
             referralCode?: string;
         };
+        Product: {
+            active: boolean;
+            /** @description the usual printed form: EAN-8, UPC-A (12) or EAN-13 */
+            barcode: string | null;
+            brand: string | null;
+            category: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description GTIN-14 (14 digits, zero-padded) */
+            gtin: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description image link of the catalogue source, if any */
+            imageUrl: string | null;
+            name: string;
+            quantityLabel: string | null;
+            /**
+             * @description CATALOG (Open Food Facts), ADMIN, STORE (added by an owner), DETECTION (from an inventory)
+             * @enum {string}
+             */
+            source: "CATALOG" | "ADMIN" | "STORE" | "DETECTION";
+            /**
+             * Format: uuid
+             * @description null: a product of the global catalogue (read-only)
+             */
+            storeId: string | null;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        ProductPage: {
+            items: components["schemas"]["Product"][];
+            /** @description pass as `cursor` for the next page; null at the end */
+            nextCursor: string | null;
+        };
+        PutSetting: {
+            value: unknown;
+        };
         Readiness: {
             details: {
                 [key: string]: {
@@ -1257,6 +1774,42 @@ export interface components {
         };
         RefreshRequest: {
             refreshToken: string;
+        };
+        ReportLine: {
+            brand: string | null;
+            category: string | null;
+            confidence: number;
+            corrected: boolean;
+            evidence: {
+                /** @description where the product is in the evidence frame, pixels */
+                box: {
+                    h: number;
+                    w: number;
+                    x: number;
+                    y: number;
+                } | null;
+                /** Format: uuid */
+                frameId: string | null;
+                /** @description signed URL of the frame that proves the line; expires */
+                url: string | null;
+            };
+            /** @description barcode in its usual form (EAN-8, UPC-A or EAN-13) */
+            gtin: string | null;
+            /** Format: uuid */
+            id: string;
+            markedWrong: boolean;
+            /** @description product name; "Producto no identificado" when unknown */
+            name: string;
+            /** @description confidence below the review threshold */
+            needsReview: boolean;
+            /** @description what the pipeline counted */
+            originalQuantity: number;
+            /** Format: uuid */
+            productId: string | null;
+            /** @description units (the corrected count when corrected) */
+            quantity: number;
+            /** @enum {string} */
+            source: "DETECTION" | "MANUAL";
         };
         Session: {
             /** @description the session of the token that asked */
@@ -1288,8 +1841,61 @@ export interface components {
             sessionId: string;
             units: number;
         };
+        SessionFrame: {
+            /** @description pixels */
+            height: number | null;
+            /** Format: uuid */
+            id: string;
+            /** @description position in the sampled sequence (0-based) */
+            index: number;
+            /** @description variance of the Laplacian (higher is sharper) */
+            sharpness: number | null;
+            /** @description time in the video, milliseconds */
+            timestampMs: number;
+            /** @description signed URL of the JPEG; expires */
+            url: string;
+            /** @description pixels */
+            width: number | null;
+        };
         SessionList: {
             items: components["schemas"]["Session"][];
+        };
+        SessionMedia: {
+            contactSheetUrl: string | null;
+            /** @description kept frames, in time order */
+            frames: components["schemas"]["SessionFrame"][];
+            framesKept: number | null;
+            framesSampled: number | null;
+            /** Format: uuid */
+            sessionId: string;
+            thumbnailUrl: string | null;
+            /** @description null before the upload starts */
+            video: {
+                container: string | null;
+                durationMs: number | null;
+                height: number | null;
+                /** @description degrees */
+                rotation: number | null;
+                sizeBytes: number | null;
+                /** @description PENDING | UPLOADING | UPLOADED | VALID | INVALID | EXPIRED | DELETED */
+                status: string;
+                videoCodec: string | null;
+                /** @description as displayed (rotation applied), pixels */
+                width: number | null;
+            } | null;
+        };
+        Setting: {
+            description: string | null;
+            key: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: uuid */
+            updatedBy: string | null;
+            /** @description JSON value */
+            value: unknown;
+        };
+        SettingList: {
+            items: components["schemas"]["Setting"][];
         };
         SignInResult: {
             /** @description JWT (EdDSA), send as "Authorization: Bearer …" */
@@ -1437,6 +2043,20 @@ export interface components {
             name?: string;
             /** @description IANA time zone used to show the store's dates */
             timeZone?: string;
+        };
+        UpdateStoreProduct: {
+            /** @description false hides the product from matching (kept for past reports) */
+            active?: boolean;
+            /** @description Brand, e.g. Bimbo; empty or null for none */
+            brand?: string | null;
+            /** @description Category, e.g. Botanas; empty or null for none */
+            category?: string | null;
+            /** @description new barcode; null removes it */
+            gtin?: string | null;
+            /** @description Product name as the shop calls it */
+            name?: string;
+            /** @description Package size as printed, e.g. 600 ml; empty or null for none */
+            quantityLabel?: string | null;
         };
         User: {
             /** Format: date-time */
@@ -1748,6 +2368,75 @@ export interface operations {
             };
         };
     };
+    exportGroundTruth: {
+        parameters: {
+            query?: {
+                /** @description rows created at or after this instant (inclusive) */
+                from?: string;
+                /** @description only rows of this store */
+                storeId?: string;
+                /** @description rows created before this instant (exclusive) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description application/x-ndjson stream (attachment ground-truth.jsonl) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingList"];
+                };
+            };
+        };
+    };
+    putSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: "vision_provider" | "vision_model" | "welcome_credits";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutSetting"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Setting"];
+                };
+            };
+        };
+    };
     listUsers: {
         parameters: {
             query?: never;
@@ -2045,6 +2734,170 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InventorySession"];
+                };
+            };
+        };
+    };
+    getInventoryDiff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryDiff"];
+                };
+            };
+        };
+    };
+    streamInventorySessionEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream of `state` and `ping` events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    exportInventoryReport: {
+        parameters: {
+            query: {
+                format: "csv" | "xlsx" | "pdf";
+            };
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    addMissingInventoryItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddMissingInventoryItem"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryCorrectionResult"];
+                };
+            };
+        };
+    };
+    correctInventoryItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+                /** @description UUID */
+                itemId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CorrectInventoryItem"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryCorrectionResult"];
+                };
+            };
+        };
+    };
+    getInventorySessionMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionMedia"];
+                };
+            };
+        };
+    };
+    getInventoryReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryReport"];
                 };
             };
         };
@@ -2499,6 +3352,158 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StoreMember"];
                 };
+            };
+        };
+    };
+    listStoreProducts: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description products per page */
+                limit?: number;
+                /** @description words of the name or brand (accents ignored), or barcode digits */
+                query?: string;
+            };
+            header?: never;
+            path: {
+                /** @description UUID */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductPage"];
+                };
+            };
+        };
+    };
+    createStoreProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateStoreProduct"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+        };
+    };
+    updateStoreProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID */
+                productId: string;
+                /** @description UUID */
+                storeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateStoreProduct"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description total size in bytes */
+                "Upload-Length": string;
+                /** @description tus metadata; must contain sessionId */
+                "Upload-Metadata": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description created; Location header names the upload */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description tus protocol version: 1.0.0 */
+                "Tus-Resumable": string;
+            };
+            path: {
+                uploadId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Upload-Offset header: bytes stored so far */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    patchUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description tus protocol version: 1.0.0 */
+                "Tus-Resumable": string;
+            };
+            path: {
+                uploadId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description bytes stored; Upload-Offset is the new offset */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -69,6 +69,101 @@ export const envSchema = z
     S3_ACCESS_KEY_ID: z.string().optional(),
     S3_SECRET_ACCESS_KEY: z.string().optional(),
     S3_FORCE_PATH_STYLE: booleanFromString.default(true),
+    /** Seconds a signed object URL (frames, thumbnails, contact sheets) stays valid. */
+    OBJECT_URL_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86400)
+      .default(900),
+    /** HMAC key of the local adapter's signed object URLs; absent → generated under DATA_DIR. */
+    OBJECT_URL_SECRET: z.string().min(32).optional(),
+
+    /** Largest video accepted by the tus upload endpoint, in bytes (500 MB). */
+    UPLOAD_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(5 * 1024 * 1024 * 1024)
+      .default(500 * 1024 * 1024),
+    /** Video containers accepted (tus metadata `filetype`/`filename` and ffprobe's format). */
+    UPLOAD_ALLOWED_CONTAINERS: commaList.default(['mp4', 'mov', 'webm', '3gp']),
+    /** Hours after which an unfinished upload expires (its session FAILS with UPLOAD_EXPIRED). */
+    UPLOAD_EXPIRY_HOURS: z.coerce
+      .number()
+      .min(0.01)
+      .max(24 * 30)
+      .default(24),
+    /** Seconds between two runs of the expired-upload cleanup. */
+    UPLOAD_CLEANUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(600),
+
+    /** ffmpeg binary; absent → the one shipped by @ffmpeg-installer. */
+    FFMPEG_PATH: z.string().min(1).optional(),
+    /** ffprobe binary; absent → the one shipped by @ffprobe-installer. */
+    FFPROBE_PATH: z.string().min(1).optional(),
+    /** Shortest video accepted, seconds. */
+    VIDEO_MIN_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+    /** Longest video accepted, seconds. */
+    VIDEO_MAX_SECONDS: z.coerce.number().min(1).max(3600).default(180),
+    /** Frames sampled per second of video before selection. */
+    FRAME_SAMPLE_FPS: z.coerce.number().min(0.1).max(30).default(2),
+    /** Longest side of an extracted frame, pixels. */
+    FRAME_MAX_SIDE_PX: z.coerce.number().int().min(160).max(4096).default(1280),
+    /** Most frames per minute of video sent to a paid (cloud) vision provider. */
+    FRAME_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(600).default(16),
+    /** Sharpness (variance of the Laplacian on a grey 512 px copy) below which a frame counts as blurred. */
+    FRAME_BLUR_THRESHOLD: z.coerce.number().min(0).default(60),
+    /** Perceptual-hash Hamming distance (of 64 bits) at or below which two frames are near-duplicates. */
+    FRAME_DUPLICATE_MAX_DISTANCE: z.coerce.number().int().min(0).max(64).default(6),
+
+    /** Jobs one worker process runs at once. */
+    QUEUE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+    /** Attempts per job (first run included) before it fails for good. */
+    QUEUE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+    /** First retry delay in ms; doubles each attempt (exponential backoff). */
+    QUEUE_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000).default(5000),
+    /** Prefix of the BullMQ keys in Redis. */
+    QUEUE_PREFIX: z.string().min(1).max(64).default('miinventario'),
+    /** Seconds a stopping process waits for its running jobs before releasing them. */
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /** Seconds between two sweeper runs (stuck QUEUED/PROCESSING sessions). */
+    SWEEPER_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    /** Minutes in QUEUED or PROCESSING after which a session counts as stuck. */
+    SWEEPER_STUCK_MINUTES: z.coerce
+      .number()
+      .min(0.01)
+      .max(24 * 60)
+      .default(15),
+    /** Re-enqueues of a stuck session before it FAILS with PROCESSING_TIMEOUT. */
+    SWEEPER_MAX_REQUEUES: z.coerce.number().int().min(0).max(100).default(3),
+
+    /** Vision provider used until an admin changes the setting: barcode (offline) | openai | anthropic | openai-compatible. */
+    VISION_PROVIDER: z.enum(['barcode', 'openai', 'anthropic', 'openai-compatible']).default('barcode'),
+    OPENAI_API_KEY: z.string().min(1).optional(),
+    /** OpenAI API base URL (tests point it at a loopback server). */
+    OPENAI_BASE_URL: z.url().optional(),
+    OPENAI_MODEL: z.string().min(1).default('gpt-4.1-mini'),
+    ANTHROPIC_API_KEY: z.string().min(1).optional(),
+    /** Anthropic API base URL (tests point it at a loopback server). */
+    ANTHROPIC_BASE_URL: z.url().optional(),
+    ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
+    /** Self-hosted OpenAI-compatible vision server (Ollama, vLLM), e.g. http://localhost:11434/v1. */
+    OPENAI_COMPATIBLE_BASE_URL: z.url().optional(),
+    OPENAI_COMPATIBLE_API_KEY: z.string().min(1).optional(),
+    OPENAI_COMPATIBLE_MODEL: z.string().min(1).default('qwen2.5vl:7b'),
+    /** Seconds one vision call may take before it is retried. */
+    VISION_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(60),
+    /** Retries of one vision call on 429/5xx/timeouts (exponential backoff). */
+    VISION_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+    /**
+     * Prices in USD per million tokens, JSON: {"model": {"input": 0.4, "output": 1.6}}; merged over
+     * the built-in table of the vision module. Used for COGS.
+     */
+    VISION_PRICES_JSON: z.string().default('{}'),
+    /** Longest side, pixels, of an image sent to a cloud vision provider. */
+    VISION_IMAGE_MAX_SIDE_PX: z.coerce.number().int().min(256).max(4096).default(1024),
+    /** Report lines with a confidence below this (0–1) are flagged needsReview. */
+    REVIEW_CONFIDENCE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.6),
 
     /** How SMS (one-time codes, invitations) leave: `console` = server log + dev outbox, `twilio`. */
     MESSAGE_SMS_CHANNEL: z.enum(['console', 'twilio']).default('console'),

@@ -10,3 +10,5 @@ export const SYSTEM_USER_ID = '00000000-0000-0000-0000-000000000000';
 export const EMBEDDED_DATABASE = 'miinventario';
 /** Injection token of the application-role TypeORM DataSource. */
 export const APP_DATA_SOURCE = Symbol('APP_DATA_SOURCE');
+/** Injection token of the application role's connection URL (for a dedicated LISTEN connection). */
+export const APP_DATABASE_URL = Symbol('APP_DATABASE_URL');

@@ -1,6 +1,6 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { APP_DATA_SOURCE } from './database.constants.js';
+import { APP_DATA_SOURCE, APP_DATABASE_URL } from './database.constants.js';
 import { createAppDataSource } from './data-sources.js';
 import { TransactionService } from './transaction.service.js';
 
@@ -29,9 +29,10 @@ export class DatabaseModule implements OnApplicationShutdown {
             return options.connect === false ? dataSource : dataSource.initialize();
           },
         },
+        { provide: APP_DATABASE_URL, useValue: options.appUrl },
         TransactionService,
       ],
-      exports: [APP_DATA_SOURCE, TransactionService],
+      exports: [APP_DATA_SOURCE, APP_DATABASE_URL, TransactionService],
     };
   }
 

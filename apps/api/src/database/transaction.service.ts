@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { DomainException } from '../common/errors/domain.exception.js';
 import { currentContext, requestContext, type RequestIdentity } from '../common/http/request-context.js';
@@ -161,6 +162,35 @@ export class TransactionService {
     if (!runner) throw new DomainException('NO_REQUEST_IDENTITY', 'No transaction with an identity is open.');
     const result = await runner.query(sql, params, true);
     return result.records as unknown[];
+  }
+
+  /**
+   * Like {@link query}, as the named prepared statement `name` of the transaction's connection:
+   * PostgreSQL parses, analyses and plans `sql` the first time a connection runs it, then only
+   * binds and executes it (node-postgres keeps the names it prepared per connection). For the few
+   * hot statements whose planning costs more than their execution (the ledger calls: see
+   * bench/README.md). `sql` must be a single statement, always the same for one `name`;
+   * parameters need explicit casts (`$1::uuid`).
+   *
+   * Runs on the node-postgres client directly, not through TypeORM's query runner: no query
+   * logging or subscriber events (the app configures neither), and a failed statement rejects with
+   * node-postgres' error (`code`, `constraint`, … at the top level, not under `driverError`).
+   *
+   * Caution: the plan is kept per connection across transactions, so row-level security quals
+   * folded while planning (`auth.has_identity()`) are not re-checked: the statement itself should
+   * read no table (a function call, as the ledger's, whose own statements are checked as usual).
+   * A migration that changes the statement's result columns needs the API restarted (PostgreSQL
+   * refuses a prepared statement whose result type changed: 0A000).
+   *
+   * @throws DomainException NO_REQUEST_IDENTITY outside a transaction.
+   */
+  async queryPrepared(name: string, sql: string, params: unknown[] = []): Promise<unknown[]> {
+    const runner = this.manager().queryRunner;
+    if (!runner) throw new DomainException('NO_REQUEST_IDENTITY', 'No transaction with an identity is open.');
+    // PostgresQueryRunner.connect() resolves to the pooled node-postgres client it holds.
+    const client = (await runner.connect()) as PoolClient;
+    const result = await client.query({ name, text: sql, values: params });
+    return result.rows;
   }
 
   /** `SELECT 1` on a pooled connection (readiness); no tenant data is touched. */

@@ -46,6 +46,9 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/v1/auth/refresh',
   // Development outbox: mounted only with the console channel outside production.
   'GET /api/v1/dev/outbox',
+  // Signed object URLs of the local storage: the HMAC signature is the access check (issue 5).
+  'GET /api/v1/objects/*',
+  'HEAD /api/v1/objects/*',
 ]);
 
 /** The routes that take an API key (and only an API key), with their scope. Reviewed like the public list. */

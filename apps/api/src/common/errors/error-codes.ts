@@ -21,9 +21,21 @@ export const ERROR_CODES = {
   OTP_LOCKED: 429,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  /** Storage: a signed object URL whose key, expiry or signature is missing, malformed or forged. */
+  OBJECT_URL_INVALID: 403,
+  /** Storage: a signed object URL past its `expires`; ask the API for a fresh one. */
+  OBJECT_URL_EXPIRED: 403,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** Uploads: the inventory session already has its video (one upload per session), or is past CREATED. */
+  UPLOAD_EXISTS: 409,
+  /** Reports: the session is not READY (still processing, or FAILED). */
+  REPORT_NOT_READY: 409,
+  /** Uploads: the tus request is malformed (missing Upload-Length, bad Upload-Metadata, no sessionId). */
+  UPLOAD_INVALID: 400,
+  /** Uploads: the declared file is not an accepted video container (mp4, mov, webm, 3gp); the session FAILED. */
+  UNSUPPORTED_VIDEO_FORMAT: 415,
   /** Stores: the person invited (or given a role) is already a member of the store. */
   ALREADY_MEMBER: 409,
   /** Stores: the change would leave the store without an OWNER. */
@@ -43,6 +55,10 @@ export const ERROR_CODES = {
   HOLD_ALREADY_COMMITTED: 409,
   /** Inventory: the session's state machine does not allow this move (e.g. out of READY or FAILED). */
   INVALID_STATE_TRANSITION: 409,
+  /** Products: the store already has a product with this barcode. */
+  PRODUCT_GTIN_IN_USE: 409,
+  /** Products: global catalogue products cannot be changed by a store. */
+  CATALOG_PRODUCT_READ_ONLY: 403,
   NO_REQUEST_IDENTITY: 500,
   TENANT_ACCESS_DENIED: 404,
   DATABASE_UNAVAILABLE: 503,

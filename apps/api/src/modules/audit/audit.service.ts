@@ -32,6 +32,8 @@ export type AuditAction =
   | 'credits.package_created'
   | 'credits.package_updated'
   | 'credits.package_deleted'
+  | 'setting.changed'
+  | 'inventory.item_corrected'
   | 'admin.action';
 
 /** What to record; who, when, IP and request id come from the request context. */

@@ -119,11 +119,13 @@ function pgError(error: unknown): { code?: string; constraint?: string } {
  * ({@link TransactionService}); the service decides under which identity.
  *
  * Ledger writes follow one protocol (reviewed, CONVENTIONS #5), written out in the PL/pgSQL
- * functions of migration CreditsLedger1764400100000 so that a write is one round trip: lock the
- * wallet row with `SELECT … FOR UPDATE`, then, in statements that start after the lock is
- * granted (so their READ COMMITTED snapshots see every write committed by whoever held the lock
- * before), look for a replay, check the balance, move the wallet and append the row. Writes on
- * several wallets first lock them all in id order ({@link lockWallets}).
+ * functions of migrations CreditsLedger1764400100000 and LedgerThroughput1764400300000 so that a
+ * write is one round trip: lock the wallet row with `SELECT … FOR UPDATE`, then, in statements
+ * that start after the lock is granted (so their READ COMMITTED snapshots see every write
+ * committed by whoever held the lock before), check the balance, append the row unless a UNIQUE
+ * key (idempotency key, the session's HOLD or final row) already has one, and move the wallet
+ * when it was appended; the earlier row of a replay is looked up only when nothing was written.
+ * Writes on several wallets first lock them all in id order ({@link lockWallets}).
  */
 @Injectable()
 export class CreditsRepository {
@@ -165,16 +167,20 @@ export class CreditsRepository {
   }
 
   /**
-   * Applies one write through `billing.apply_credit_write` (migration CreditsLedger1764400100000),
-   * one round trip: lock the wallet, look for a replay (the idempotency key, or per `match` the
-   * session's HOLD or final row), refuse an overdraft, else move the wallet and append the row.
+   * Applies one write through `billing.apply_credit_write` (migrations CreditsLedger1764400100000,
+   * LedgerThroughput1764400300000), one round trip: lock the wallet, refuse an overdraft, append
+   * the row and move the wallet; when a UNIQUE key already holds a row, write nothing and return
+   * the earlier row (the idempotency key's, or per `match` the session's HOLD or final row) as
+   * `existing`, also when that row is on another wallet (the caller decides whether it is a
+   * replay) and also when it was committed concurrently, while this call waited.
    *
-   * @throws DomainException IDEMPOTENCY_KEY_REUSED (409) when a concurrent write on another
-   *   wallet took the same key or the same session's hold first (the UNIQUE constraints decide;
-   *   the transaction is then aborted and must roll back).
+   * @throws DomainException IDEMPOTENCY_KEY_REUSED (409) when the row conflicts on a UNIQUE
+   *   index that `match` does not look in (e.g. a HOLD written with `match` 'key' for a session
+   *   that has one); PostgreSQL's 23505 then aborts the transaction, which must roll back.
    */
   async applyWrite(write: LedgerWrite, match: ReplayMatch = 'key'): Promise<ApplyOutcome> {
     return this.callLedgerFunction(
+      'billing.apply_credit_write',
       `billing.apply_credit_write($1::uuid, $2::text, $3::int, $4::int, $5::text, $6::text, $7::text, $8::jsonb, $9::uuid, $10::text)`,
       [
         write.walletId,
@@ -204,19 +210,26 @@ export class CreditsRepository {
     createdBy: string | null;
   }): Promise<ApplyOutcome> {
     return this.callLedgerFunction(
+      'billing.finish_credit_hold',
       `billing.finish_credit_hold('INVENTORY_SESSION', $1::text, $2::text, $3::text, $4::jsonb, $5::uuid)`,
       [input.sessionId, input.type, input.idempotencyKey, JSON.stringify(input.metadata), input.createdBy],
     );
   }
 
-  private async callLedgerFunction(call: string, params: unknown[]): Promise<ApplyOutcome> {
+  /**
+   * Runs one ledger function as a named prepared statement (`name`, one per function): planning
+   * `SELECT … FROM f(…) AS r` on every call cost about as much server time as the function's own
+   * work; a prepared statement is planned once per connection (bench/README.md).
+   */
+  private async callLedgerFunction(name: string, call: string, params: unknown[]): Promise<ApplyOutcome> {
     let rows: Array<
       Omit<LedgerRow, 'id'> & { id: string | null; outcome: ApplyOutcome['outcome']; available: number | null }
     >;
     try {
       // `(r.entry).*`: the row's columns (seq, an int8, arrives as text from node-postgres);
       // measured faster than selecting each field of the composite.
-      rows = (await this.transactions.query(
+      rows = (await this.transactions.queryPrepared(
+        name,
         `SELECT r.outcome, r.available, (r.entry).* FROM ${call} AS r`,
         params,
       )) as typeof rows;

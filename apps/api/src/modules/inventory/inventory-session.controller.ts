@@ -1,6 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentUser, type AuthenticatedUser } from '../../common/auth/current-user.decorator.js';
+import { NoRequestTransaction } from '../../database/request-transaction.interceptor.js';
 import {
   LIST_SESSIONS_QUERY_DOCS,
   ListSessionsQuerySchema,
@@ -74,5 +85,45 @@ export class InventorySessionController {
   @ApiResponse({ status: 200, standardSchema: SessionViewSchema })
   getInventorySession(@CurrentUser() user: AuthenticatedUser, @Param('id', { schema: UuidParamSchema }) id: string) {
     return this.sessions.get(user.userId, id);
+  }
+
+  @Get('inventory-sessions/:id/events')
+  @NoRequestTransaction()
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiProduces('text/event-stream')
+  @ApiOperation({
+    summary: 'Server-sent events of one inventory session: its state, progress and failure reason as they change',
+    description:
+      'text/event-stream. The first `state` event is the current state; then one per change (from any API or ' +
+      'worker process); the stream ends after READY or FAILED. `ping` events every 25 s keep it open. ' +
+      'Event data: {id, state, progress, failureCode, at}. 404 NOT_FOUND (problem+json) when the session does not ' +
+      'exist or belongs to a store I am not a member of.',
+    operationId: 'streamInventorySessionEvents',
+  })
+  @ApiResponse({ status: 200, description: 'text/event-stream of `state` and `ping` events' })
+  async streamInventorySessionEvents(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', { schema: UuidParamSchema }) id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    // Access is checked before anything is sent: a foreign session is a plain 404 problem.
+    const events = await this.sessions.eventStream({ userId: user.userId, role: user.role }, id);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': String(request.id),
+    });
+    raw.write(': stream\n\n');
+    const subscription = events.subscribe({
+      next: (event) => raw.write(`event: ${event.type ?? 'message'}\ndata: ${JSON.stringify(event.data)}\n\n`),
+      complete: () => raw.end(),
+      error: () => raw.end(),
+    });
+    request.raw.on('close', () => subscription.unsubscribe());
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionService } from '../../database/transaction.service.js';
+import { SESSION_EVENTS_CHANNEL, type SessionEvent } from './session-events.service.js';
 import { STATE_TIMESTAMP_COLUMNS, type FailureCode, type SessionState } from './session-state.js';
 
 /** A row of `inventory.inventory_sessions` (the columns this module reads). */
@@ -21,13 +22,18 @@ export interface SessionRow {
   ready_at: Date | null;
   failed_at: Date | null;
   last_enqueued_at: Date | null;
+  heartbeat_at: Date | null;
+  sweeps: number;
+  frames_sampled: number | null;
+  frames_kept: number | null;
+  frames_used: number | null;
   created_at: Date;
   updated_at: Date;
 }
 
 const COLUMNS = `id, store_id, created_by, state, failure_code, failure_detail, idempotency_key, wallet_id,
   progress, attempts, uploading_at, uploaded_at, queued_at, processing_at, ready_at, failed_at,
-  last_enqueued_at, created_at, updated_at`;
+  last_enqueued_at, heartbeat_at, sweeps, frames_sampled, frames_kept, frames_used, created_at, updated_at`;
 
 /**
  * SQL of `inventory.inventory_sessions`. Runs in the caller's transaction: row-level security
@@ -133,7 +139,7 @@ export class InventorySessionRepository {
     const column = STATE_TIMESTAMP_COLUMNS[input.to];
     const extra =
       input.to === 'QUEUED'
-        ? ', last_enqueued_at = $3'
+        ? ', last_enqueued_at = $3, progress = 0'
         : input.to === 'PROCESSING'
           ? ', attempts = attempts + 1, heartbeat_at = $3'
           : input.to === 'READY'
@@ -151,5 +157,84 @@ export class InventorySessionRepository {
       params,
     )) as SessionRow[];
     return rows[0] ?? null;
+  }
+
+  /**
+   * Announces a change of `row` on {@link SESSION_EVENTS_CHANNEL} (`pg_notify`, delivered to the
+   * listeners of every process when — and only if — the current transaction commits).
+   */
+  async notifyChange(row: SessionRow, at: Date): Promise<void> {
+    const event: SessionEvent = {
+      id: row.id,
+      storeId: row.store_id,
+      state: row.state,
+      progress: row.progress,
+      failureCode: row.failure_code,
+      at: at.toISOString(),
+    };
+    await this.transactions.query('SELECT pg_notify($1, $2)', [SESSION_EVENTS_CHANNEL, JSON.stringify(event)]);
+  }
+
+  /**
+   * Sets the processing progress (0–100, percent) and the heartbeat of a PROCESSING session
+   * (SYSTEM). Returns the row, or null when the session is no longer PROCESSING (then nothing
+   * is written: a worker that lost its session must stop).
+   */
+  async setProgress(id: string, progress: number, at: Date): Promise<SessionRow | null> {
+    const rows = (await this.transactions.query(
+      `UPDATE inventory.inventory_sessions
+          SET progress = GREATEST(0, LEAST(100, $2::int)), heartbeat_at = $3
+        WHERE id = $1 AND state = 'PROCESSING'
+        RETURNING ${COLUMNS}`,
+      [id, Math.round(progress), at],
+    )) as SessionRow[];
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Ids of sessions (SYSTEM) stuck in UPLOADED, QUEUED or PROCESSING: no sign of life
+   * (heartbeat, or entering the state) since `before`; oldest first, at most `limit`.
+   */
+  async findStuck(before: Date, limit: number): Promise<string[]> {
+    const rows = (await this.transactions.query(
+      `SELECT id FROM inventory.inventory_sessions
+        WHERE state IN ('UPLOADED', 'QUEUED', 'PROCESSING')
+          AND GREATEST(heartbeat_at, processing_at, queued_at, uploaded_at) < $1
+        ORDER BY GREATEST(heartbeat_at, processing_at, queued_at, uploaded_at)
+        LIMIT $2`,
+      [before, limit],
+    )) as { id: string }[];
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Locks session `id` if it still is stuck (see {@link findStuck}); `FOR UPDATE SKIP LOCKED`,
+   * so a session another sweeper (or a worker's transaction) holds is skipped, not waited for.
+   */
+  async lockIfStuck(id: string, before: Date): Promise<SessionRow | null> {
+    const rows = (await this.transactions.query(
+      `SELECT ${COLUMNS} FROM inventory.inventory_sessions
+        WHERE id = $1 AND state IN ('UPLOADED', 'QUEUED', 'PROCESSING')
+          AND GREATEST(heartbeat_at, processing_at, queued_at, uploaded_at) < $2
+        FOR UPDATE SKIP LOCKED`,
+      [id, before],
+    )) as SessionRow[];
+    return rows[0] ?? null;
+  }
+
+  /** Counts one sweeper rescue of a session and restarts its stuck clock (`heartbeat_at = at`). */
+  async recordSweep(id: string, at: Date): Promise<void> {
+    await this.transactions.query(
+      `UPDATE inventory.inventory_sessions SET sweeps = sweeps + 1, heartbeat_at = $2 WHERE id = $1`,
+      [id, at],
+    );
+  }
+
+  /** Frame counts of a session's extraction (sampled, kept, sent to the provider). */
+  async setFrameCounts(id: string, counts: { sampled: number; kept: number; used: number }): Promise<void> {
+    await this.transactions.query(
+      `UPDATE inventory.inventory_sessions SET frames_sampled = $2, frames_kept = $3, frames_used = $4 WHERE id = $1`,
+      [id, counts.sampled, counts.kept, counts.used],
+    );
   }
 }

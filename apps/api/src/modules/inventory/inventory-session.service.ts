@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
+import { Observable } from 'rxjs';
 import { DomainException, NotFoundDomainException } from '../../common/errors/domain.exception.js';
-import { currentContext } from '../../common/http/request-context.js';
+import { currentContext, type RequestIdentity } from '../../common/http/request-context.js';
 import { CLOCK, type Clock } from '../../common/time/clock.js';
 import { TransactionService } from '../../database/transaction.service.js';
 import { CreditsService } from '../credits/credits.service.js';
 import { StoreAccessService } from '../stores/store-access.service.js';
 import type { ListSessionsQueryDto, SessionPage, SessionView, StartSessionDto } from './inventory-session.dto.js';
 import { InventorySessionRepository, type SessionRow } from './inventory-session.repository.js';
+import { SessionEventsService, type SessionEvent } from './session-events.service.js';
 import { assertTransition, isFailureCode, type FailureCode, type SessionState } from './session-state.js';
 
 /** A session row as the API returns it. */
@@ -85,6 +87,7 @@ export class InventorySessionService {
     private readonly credits: CreditsService,
     private readonly transactions: TransactionService,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly events: SessionEventsService,
   ) {}
 
   /**
@@ -197,6 +200,7 @@ export class InventorySessionService {
           if (to === 'READY') await this.credits.commit(sessionId);
           if (to === 'FAILED') await this.credits.void(sessionId, options.failureCode);
         }
+        await this.sessions.notifyChange(moved, this.clock.now());
         return { session: toSessionView(moved), changed: true };
       }
       throw new DomainException(
@@ -204,6 +208,131 @@ export class InventorySessionService {
         `Inventory session ${sessionId} kept changing state while moving it to ${to}; retry.`,
       );
     });
+  }
+
+  /**
+   * The server-sent-events stream of one session (issue 5 "Status to the client"): first the
+   * current state, then one `state` event per change (state, progress %, failure code), from
+   * whichever process made it; the stream completes after READY or FAILED. A `ping` event every
+   * 25 s keeps proxies from closing an idle stream. Runs outside any request transaction (the
+   * route is long-lived): access is checked in a short one.
+   *
+   * @throws NOT_FOUND (404) unknown session, or one of a store the caller is not a member of —
+   *   before any event is sent.
+   */
+  async eventStream(identity: RequestIdentity, sessionId: string): Promise<Observable<MessageEvent>> {
+    const read = () => this.transactions.runAs(identity, () => this.get(identity.userId, sessionId));
+    await read();
+    return new Observable<MessageEvent>((subscriber) => {
+      let unsubscribe: (() => void) | null = null;
+      let lastKey = '';
+      let closed = false;
+      const emit = (event: Omit<SessionEvent, 'storeId'> & { storeId?: string }) => {
+        if (closed) return;
+        const key = `${event.state}:${event.progress}:${event.failureCode ?? ''}`;
+        if (key === lastKey) return;
+        lastKey = key;
+        subscriber.next({
+          type: 'state',
+          data: {
+            id: event.id,
+            state: event.state,
+            progress: event.progress,
+            failureCode: event.failureCode,
+            at: event.at,
+          },
+        });
+        if (event.state === 'READY' || event.state === 'FAILED') {
+          closed = true;
+          subscriber.complete();
+        }
+      };
+      const ping = setInterval(
+        () => subscriber.next({ type: 'ping', data: { at: this.clock.now().toISOString() } }),
+        25_000,
+      );
+      ping.unref();
+      // Subscribe first, then read: a change between the two is not lost (duplicates are dropped).
+      this.events
+        .subscribe(sessionId, (event) => emit(event))
+        .then(async (stop) => {
+          unsubscribe = stop;
+          if (closed) return stop();
+          const current = await read();
+          emit({
+            id: current.id,
+            state: current.state,
+            progress: current.progress,
+            failureCode: current.failureCode,
+            at: current.updatedAt,
+          });
+        })
+        .catch((error: unknown) => subscriber.error(error));
+      return () => {
+        closed = true;
+        clearInterval(ping);
+        unsubscribe?.();
+      };
+    });
+  }
+
+  /**
+   * A session as the workers see it (SYSTEM, any store), or null when unknown. For the
+   * pipeline, the sweeper and the upload hooks — never for a person's request.
+   */
+  async getForWorker(sessionId: string): Promise<SessionView | null> {
+    const row = await this.asSystem(() => this.sessions.findById(sessionId));
+    return row ? toSessionView(row) : null;
+  }
+
+  /**
+   * Reports processing progress (0–100 %) of a PROCESSING session and refreshes its heartbeat
+   * (the sweeper's sign of life), announcing the change to SSE listeners.
+   *
+   * @returns false when the session is no longer PROCESSING (the worker lost it: stop).
+   */
+  async reportProgress(sessionId: string, progress: number): Promise<boolean> {
+    return this.asSystem(async () => {
+      const now = this.clock.now();
+      const row = await this.sessions.setProgress(sessionId, progress, now);
+      if (row) await this.sessions.notifyChange(row, now);
+      return row !== null;
+    });
+  }
+
+  /** Records the frame counts of a session's extraction (sampled, kept, sent to the provider). */
+  async recordFrameCounts(sessionId: string, counts: { sampled: number; kept: number; used: number }): Promise<void> {
+    await this.asSystem(() => this.sessions.setFrameCounts(sessionId, counts));
+  }
+
+  /**
+   * Sessions stuck in UPLOADED, QUEUED or PROCESSING with no sign of life for `stuckMs`,
+   * each handed to `rescue` in its own SYSTEM transaction holding the session's row lock
+   * (`FOR UPDATE SKIP LOCKED`: concurrent sweepers never rescue one session twice). The
+   * session's `sweeps` is counted and its stuck clock restarted before `rescue` runs.
+   *
+   * @returns how many sessions were handed to `rescue`.
+   */
+  async sweepStuck(
+    stuckMs: number,
+    limit: number,
+    rescue: (session: SessionView & { sweeps: number }) => Promise<void>,
+  ): Promise<number> {
+    const now = this.clock.now();
+    const before = new Date(now.getTime() - stuckMs);
+    const candidates = await this.transactions.runAsSystem(() => this.sessions.findStuck(before, limit));
+    let rescued = 0;
+    for (const id of candidates) {
+      const done = await this.transactions.runAsSystem(async () => {
+        const row = await this.sessions.lockIfStuck(id, before);
+        if (!row) return false;
+        await this.sessions.recordSweep(row.id, now);
+        await rescue({ ...toSessionView(row), sweeps: row.sweeps + 1 });
+        return true;
+      });
+      if (done) rescued += 1;
+    }
+    return rescued;
   }
 
   /** Runs `work` as SYSTEM in the current SYSTEM transaction, or elevated / in a new SYSTEM one. */

@@ -4,6 +4,7 @@ import { StoresModule } from '../stores/stores.module.js';
 import { InventorySessionController } from './inventory-session.controller.js';
 import { InventorySessionRepository } from './inventory-session.repository.js';
 import { InventorySessionService } from './inventory-session.service.js';
+import { SessionEventsService } from './session-events.service.js';
 
 /**
  * Inventory sessions (DESIGN.md "API modules": inventory; issues 4 and 5): start, history,
@@ -13,7 +14,7 @@ import { InventorySessionService } from './inventory-session.service.js';
 @Module({
   imports: [StoresModule, CreditsModule],
   controllers: [InventorySessionController],
-  providers: [InventorySessionRepository, InventorySessionService],
+  providers: [InventorySessionRepository, InventorySessionService, SessionEventsService],
   exports: [InventorySessionService],
 })
 export class InventoryModule {}

@@ -1,0 +1,191 @@
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { defaultMediaTools } from './ffmpeg-binaries.js';
+import { MediaToolError } from './media-errors.js';
+import { runTool } from './media-process.js';
+import { MEASURE_SIZE_PX } from './frame-selector.js';
+import { probeVideo, type VideoProbe } from './video-probe.js';
+
+/** One frame written by {@link extractFrames}: a JPEG on local disk. */
+export interface ExtractedFrame {
+  /** Position in the sampled sequence, 0-based, in time order (`media.frames.frame_index`). */
+  index: number;
+  /** Time of the frame in the video, milliseconds from its start. */
+  timestampMs: number;
+  /** Absolute path of the JPEG. */
+  path: string;
+  /** Pixels, upright (rotation applied). */
+  width: number;
+  height: number;
+  /**
+   * Absolute path of the frame's measuring copy: the same picture, greyscale, long side
+   * {@link MEASURE_SIZE_PX}, as a binary PGM (P5), taken from the frame before JPEG compression;
+   * `measureFrames` reads it instead of decoding the JPEG. Null when not written.
+   */
+  greyPath: string | null;
+}
+
+/** Options of {@link extractFrames}. */
+export interface ExtractOptions {
+  /** Frames per second to sample (`FRAME_SAMPLE_FPS`, default 2). */
+  fps?: number;
+  /** Longest side of a frame, pixels (`FRAME_MAX_SIDE_PX`, default 1280); never upscaled. */
+  maxSidePx?: number;
+  /** What {@link probeVideo} said about the file; probed again when absent. */
+  probe?: VideoProbe;
+  /** Also write each frame's greyscale measuring copy (default true; see {@link ExtractedFrame.greyPath}). */
+  measureCopies?: boolean;
+  /** JPEG quality as ffmpeg's `-q:v` (2 best … 31 worst; default 3). */
+  jpegQuality?: number;
+  /** ffmpeg decoding threads (0 = one per core, the default). */
+  threads?: number;
+  /** Default: 60 s plus 3 × the video's duration. */
+  timeoutMs?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  signal?: AbortSignal;
+}
+
+/** Frame file names: `frame-<pts>.jpg` / `grey-<pts>.pgm`, pts counted in 1/fps units by the fps filter. */
+const FRAME_PATTERN = /^frame-(\d+)\.jpg$/;
+
+/**
+ * Samples a video into JPEG frames on disk with one ffmpeg process (issue 5 "Frame extraction
+ * and selection"): `fps` frames per second, upright, long side ≤ `maxSidePx`, never upscaled.
+ * Frames stream to `outDir`; the video is never held in memory.
+ *
+ * Timestamps are exact: the fps filter rounds up (`round=up`), so frame n is the picture on
+ * screen at n / fps s (the last decoded frame whose time is ≤ n / fps), and `start_time=0` makes
+ * frame 0 the first picture even when another stream starts earlier.
+ *
+ * Speed (bench/frames.md): decoding is nearly the whole cost, so everything else happens on the
+ * sampled frames only. The probe's rotation replaces ffmpeg's autorotate (which would transpose
+ * every decoded frame before the fps filter) with a transpose after it; the scale runs on sampled
+ * frames; the demuxer ffprobe identified is forced (no second format probe); the output size is
+ * computed from the probe (no frame is re-read to learn it); and the same process writes the
+ * small greyscale copies the selection measures, so measuring decodes no JPEG.
+ *
+ * @param outDir created if missing; should be empty (files named `frame-<n>.jpg` are read back).
+ * @returns the frames in time order; timestamps are multiples of 1000 / fps ms.
+ * @throws RangeError for fps outside (0, 120] or maxSidePx < 16.
+ * @throws VideoRejectedError when the probe (run here if `options.probe` is absent) rejects the file.
+ * @throws MediaToolError when ffmpeg fails (decode error, timeout, abort, missing binary).
+ */
+export async function extractFrames(
+  videoPath: string,
+  outDir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractedFrame[]> {
+  const fps = options.fps ?? 2;
+  const maxSidePx = options.maxSidePx ?? 1280;
+  if (!(fps > 0 && fps <= 120)) throw new RangeError(`fps must be in (0, 120], got ${fps}`);
+  if (!(Number.isInteger(maxSidePx) && maxSidePx >= 16)) {
+    throw new RangeError(`maxSidePx must be an integer ≥ 16, got ${maxSidePx}`);
+  }
+  const file = resolve(videoPath);
+  const directory = resolve(outDir);
+  const probe = options.probe ?? (await probeVideo(file, { ffprobePath: options.ffprobePath, signal: options.signal }));
+  const size = outputSize(probe.width, probe.height, maxSidePx);
+  // The scale works on the stored (unrotated) picture: swap the target for quarter turns.
+  const quarter = probe.rotation === 90 || probe.rotation === 270;
+  const frameChain = [
+    `fps=fps=${fps}:round=up:start_time=0`,
+    `scale=${quarter ? size.height : size.width}:${quarter ? size.width : size.height}:flags=bicubic`,
+    'setsar=1',
+    ...ROTATE_FILTERS[probe.rotation],
+  ].join(',');
+  const measureCopies = options.measureCopies ?? true;
+  const grey = measureSize(size.width, size.height);
+  // Lanczos from the upright frame, as sharp resizes the JPEG in measureFrame.
+  const graph = measureCopies
+    ? `[0:v:0]${frameChain},split=2[frames][m];[m]scale=${grey.width}:${grey.height}:flags=lanczos,format=gray[grey]`
+    : `[0:v:0]${frameChain}[frames]`;
+  await mkdir(directory, { recursive: true });
+
+  const demuxer = probe.formatName.split(',')[0];
+  const ffmpeg = options.ffmpegPath ?? defaultMediaTools().ffmpegPath;
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-protocol_whitelist',
+    'file',
+    '-noautorotate',
+    '-threads',
+    String(options.threads ?? 0),
+    ...(demuxer ? ['-f', demuxer] : []),
+    '-i',
+    `file:${file}`,
+    '-filter_complex',
+    graph,
+    // Write exactly the fps filter's frames, named by their pts (units of 1/fps s).
+    '-vsync',
+    'passthrough',
+    '-map',
+    '[frames]',
+    '-q:v',
+    String(options.jpegQuality ?? 3),
+    '-f',
+    'image2',
+    '-frame_pts',
+    '1',
+    `file:${join(directory, 'frame-%d.jpg')}`,
+    ...(measureCopies
+      ? ['-map', '[grey]', '-c:v', 'pgm', '-f', 'image2', '-frame_pts', '1', `file:${join(directory, 'grey-%d.pgm')}`]
+      : []),
+  ];
+  const timeoutMs = options.timeoutMs ?? 60_000 + 3 * probe.durationMs;
+  const result = await runTool(ffmpeg, args, { timeoutMs, signal: options.signal, maxStdoutBytes: 64 * 1024 });
+  if (result.exitCode !== 0) {
+    throw new MediaToolError(
+      `ffmpeg could not extract frames (exit ${result.exitCode})`,
+      result.exitCode,
+      result.stderr.trim(),
+    );
+  }
+
+  const names = new Set(await readdir(directory));
+  const pts = [...names]
+    .map((name) => FRAME_PATTERN.exec(name)?.[1])
+    .filter((value): value is string => value !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  return pts.map((value, index) => ({
+    index,
+    timestampMs: Math.max(0, Math.round((value * 1000) / fps)),
+    path: join(directory, `frame-${value}.jpg`),
+    width: size.width,
+    height: size.height,
+    greyPath: names.has(`grey-${value}.pgm`) ? join(directory, `grey-${value}.pgm`) : null,
+  }));
+}
+
+/** Size of the measuring copy: long side MEASURE_SIZE_PX (enlarged if smaller), as sharp's `fit: inside`. */
+function measureSize(width: number, height: number): { width: number; height: number } {
+  const scale = MEASURE_SIZE_PX / Math.max(width, height);
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/** Filters turning a stored picture upright, by clockwise display rotation. */
+const ROTATE_FILTERS: Readonly<Record<VideoProbe['rotation'], readonly string[]>> = {
+  0: [],
+  90: ['transpose=clock'],
+  180: ['hflip', 'vflip'],
+  270: ['transpose=cclock'],
+};
+
+/**
+ * Size of a frame whose long side is at most `maxSide`, keeping the aspect ratio, never larger
+ * than the source, both sides even (4:2:0 JPEG chroma) and at least 2.
+ *
+ * @param width displayed width, pixels. @param height displayed height, pixels.
+ */
+export function outputSize(width: number, height: number, maxSide: number): { width: number; height: number } {
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  const even = (value: number, limit: number): number => {
+    const cap = Math.min(limit, maxSide);
+    return Math.max(2, Math.min(cap - (cap % 2), 2 * Math.round((value * scale) / 2)));
+  };
+  return { width: even(width, width), height: even(height, height) };
+}
