@@ -418,7 +418,7 @@ describe('video pipeline', () => {
 
   it('recovers a session whose worker died in PROCESSING: the sweeper finishes it exactly once', async () => {
     // An API-only process (no worker): the session stays QUEUED, then a "worker" takes it and dies.
-    const apiOnly = await createTestApp(database, { env: { ...env(), RUN_WORKER: 'false' } });
+    const apiOnly = await createTestApp(database, { listen: true, env: { ...env(), RUN_WORKER: 'false' } });
     let worker: TestApp | null = null;
     try {
       const sessionId = (
@@ -431,9 +431,8 @@ describe('video pipeline', () => {
       ).json().id as string;
       const body = readFileSync(video('shelf-pan.mp4'));
       const metadata = `sessionId ${Buffer.from(sessionId).toString('base64')},filetype ${Buffer.from('video/mp4').toString('base64')}`;
-      const created = await apiOnly.inject({
+      const created = await fetch(`${apiOnly.baseUrl}/api/v1/uploads`, {
         method: 'POST',
-        url: '/api/v1/uploads',
         headers: {
           ...bearer(owner),
           'tus-resumable': '1.0.0',
@@ -441,19 +440,18 @@ describe('video pipeline', () => {
           'upload-metadata': metadata,
         },
       });
-      expect(created.statusCode, created.body).toBe(201);
-      const patched = await apiOnly.inject({
+      expect(created.status).toBe(201);
+      const patched = await fetch(new URL(created.headers.get('location')!, apiOnly.baseUrl), {
         method: 'PATCH',
-        url: created.headers.location as string,
         headers: {
           ...bearer(owner),
           'tus-resumable': '1.0.0',
           'upload-offset': '0',
           'content-type': 'application/offset+octet-stream',
         },
-        payload: body,
+        body,
       });
-      expect(patched.statusCode, patched.body).toBe(204);
+      expect(patched.status).toBe(204);
       const sessions = apiOnly.app.get(InventorySessionService);
       expect((await sessions.getForWorker(sessionId))!.state).toBe('QUEUED');
       // The crashed worker: it took the session (PROCESSING) and never reported again.

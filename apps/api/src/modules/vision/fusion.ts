@@ -129,8 +129,14 @@ export interface FusedLine {
   instances: FusedInstance[];
 }
 
-/** Cap of the penalty for departing from the predicted camera motion, in matched detections. */
-const MAX_MOTION_PENALTY = 1.5;
+/**
+ * Cap of the penalty for departing from the predicted camera motion, in matched detections: while
+ * the camera is followed frame after frame the prediction is good and only overwhelming evidence
+ * may move it far (shelves repeat the same run of products); after a frame or more without an
+ * anchor the cap is lower so that two or three re-seen items relocate the camera.
+ */
+const MAX_MOTION_PENALTY_TRACKING = 3;
+const MAX_MOTION_PENALTY_LOST = 1.5;
 /** Translation hypotheses scored per frame. */
 const MAX_HYPOTHESES = 24;
 /** Cross-key joins (misreads) must fall within this share of the same-key tolerance. */
@@ -213,7 +219,8 @@ export function fuseDetections(results: readonly DetectionResult[], options: Fus
   assignTimes(frames);
   for (const state of frames) state.obs = suppressDuplicates(state.obs, options.mode);
 
-  const tracker = new Tracker(options.mode);
+  const gaps = frames.slice(1).map((f, i) => f.time - frames[i]!.time);
+  const tracker = new Tracker(options.mode, gaps.length > 0 ? median(gaps) : 1000);
   for (let i = 0; i < frames.length; i += 1) tracker.place(frames, i);
 
   const tracks = mergeCoincidentTracks(tracker.tracks, options.mode);
@@ -351,7 +358,11 @@ class Tracker {
   /** At least one frame's motion was measured from re-seen items. */
   motionKnown = false;
 
-  constructor(private readonly mode: FusionMode) {}
+  constructor(
+    private readonly mode: FusionMode,
+    /** Typical time between two frames, ms. */
+    private readonly interval: number,
+  ) {}
 
   place(frames: FrameState[], i: number): void {
     const state = frames[i]!;
@@ -372,7 +383,15 @@ class Tracker {
     if (located.length === 0) return;
 
     const typical = median(located.map((o) => o.size));
-    let best = this.bestHypothesis(located, predicted, typical, state.result);
+    const previous = frames[this.lastAnchored]!;
+    const tracking = i - this.lastAnchored <= 1 || state.time - previous.time <= 1.5 * this.interval;
+    let best = this.bestHypothesis(
+      located,
+      predicted,
+      typical,
+      state.result,
+      tracking ? MAX_MOTION_PENALTY_TRACKING : MAX_MOTION_PENALTY_LOST,
+    );
     let matches = best.matches;
     if (matches.length > 0) {
       for (let round = 0; round < 2; round += 1) {
@@ -395,7 +414,6 @@ class Tracker {
     state.transform = transform;
     state.anchored = matches.length > 0;
     if (state.anchored) {
-      const previous = frames[this.lastAnchored]!;
       const dt = state.time - previous.time;
       if (dt > 0) {
         this.velocity = {
@@ -426,6 +444,7 @@ class Tracker {
     predicted: FrameTransform,
     typical: number,
     frame: { width: number; height: number },
+    maxPenalty: number,
   ): { transform: FrameTransform; matches: Match[]; score: number } {
     const shelfSize = Math.max(typical * predicted.s, 1e-6);
     const cell = shelfSize / 4;
@@ -463,7 +482,7 @@ class Tracker {
       }
       const penalty = Math.min(
         Math.hypot(transform.tx - predicted.tx, transform.ty - predicted.ty) / shelfSize,
-        MAX_MOTION_PENALTY,
+        maxPenalty,
       );
       // A match counts 1 at the item's centre, 0.5 at the edge of the tolerance.
       const fit = matches.reduce((sum, m) => sum + 1 - m.distance / 2, 0);
