@@ -649,7 +649,7 @@ describe('ConfiguredVisionProviderFactory (configuration → adapter)', () => {
     });
     const anthropic = factory.create('anthropic');
     expect(anthropic).toBeInstanceOf(AnthropicVisionProvider);
-    expect(anthropic.getModel()).toBe('claude-sonnet-4-5');
+    expect(anthropic.getModel()).toBe('claude-sonnet-4-6');
     const selfHosted = factory.create('openai-compatible', '  ');
     expect(selfHosted.getProvider()).toBe('openai-compatible');
     expect(selfHosted.getModel()).toBe('qwen2.5vl:7b');

@@ -130,10 +130,11 @@ export interface FusedLine {
 }
 
 /**
- * Cap of the penalty for departing from the predicted camera motion, in matched detections: while
- * the camera is followed frame after frame the prediction is good and only overwhelming evidence
- * may move it far (shelves repeat the same run of products); after a frame or more without an
- * anchor the cap is lower so that two or three re-seen items relocate the camera.
+ * Penalty for departing from the predicted camera position, in matched detections, with d = the
+ * departure ÷ the typical detection size. While the camera is followed frame after frame the
+ * prediction is good: d² (a Gaussian prior on the change of speed), capped at 3, so only strong
+ * evidence moves it far (shelves repeat the same run of products). After a frame or more without
+ * an anchor: d, capped at 1.5, so that two re-seen items relocate the camera.
  */
 const MAX_MOTION_PENALTY_TRACKING = 3;
 const MAX_MOTION_PENALTY_LOST = 1.5;
@@ -385,13 +386,7 @@ class Tracker {
     const typical = median(located.map((o) => o.size));
     const previous = frames[this.lastAnchored]!;
     const tracking = i - this.lastAnchored <= 1 || state.time - previous.time <= 1.5 * this.interval;
-    let best = this.bestHypothesis(
-      located,
-      predicted,
-      typical,
-      state.result,
-      tracking ? MAX_MOTION_PENALTY_TRACKING : MAX_MOTION_PENALTY_LOST,
-    );
+    let best = this.bestHypothesis(located, predicted, typical, state.result, tracking);
     let matches = best.matches;
     if (matches.length > 0) {
       for (let round = 0; round < 2; round += 1) {
@@ -444,7 +439,7 @@ class Tracker {
     predicted: FrameTransform,
     typical: number,
     frame: { width: number; height: number },
-    maxPenalty: number,
+    tracking: boolean,
   ): { transform: FrameTransform; matches: Match[]; score: number } {
     const shelfSize = Math.max(typical * predicted.s, 1e-6);
     const cell = shelfSize / 4;
@@ -480,9 +475,10 @@ class Tracker {
         transform = { s: transform.s, tx: transform.tx + dx / matches.length, ty: transform.ty + dy / matches.length };
         matches = this.match(located, transform);
       }
+      const departure = Math.hypot(transform.tx - predicted.tx, transform.ty - predicted.ty) / shelfSize;
       const penalty = Math.min(
-        Math.hypot(transform.tx - predicted.tx, transform.ty - predicted.ty) / shelfSize,
-        maxPenalty,
+        tracking ? departure * departure : departure,
+        tracking ? MAX_MOTION_PENALTY_TRACKING : MAX_MOTION_PENALTY_LOST,
       );
       // A match counts 1 at the item's centre, 0.5 at the edge of the tolerance.
       const fit = matches.reduce((sum, m) => sum + 1 - m.distance / 2, 0);
