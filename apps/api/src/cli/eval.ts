@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toGtin14 } from '../modules/vision/gtin.js';
-import { CLI_IDENTIFIER, connectOrStartApi } from './local-api.js';
+import { CLI_IDENTIFIER, cliSessionFile, connectOrStartApi } from './local-api.js';
 import { ScanClient, type ScanResult } from './scan-client.js';
 
 /** Per-video accuracy figures (issue 6 "Accuracy evaluation"). */
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const api = await connectOrStartApi(values.api!, log);
   const rows: EvalFigures[] = [];
   try {
-    const client = new ScanClient(api.baseUrl, values.as!, () => undefined);
+    const client = new ScanClient(api.baseUrl, values.as!, () => undefined, cliSessionFile());
     await client.signIn();
     await client.setProvider('barcode').catch(() => log('(not an admin: evaluating the active provider)'));
     const storeId = await client.store('Tienda de evaluación');

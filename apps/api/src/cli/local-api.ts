@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { createApp } from '../app.factory.js';
 import { createRootLogger } from '../common/logging/logger.js';
 import { loadConfig } from '../config/env.schema.js';
@@ -5,6 +6,11 @@ import { prepareDatabase } from '../database/database-bootstrap.js';
 
 /** Identity the CLIs sign in with (ADMIN when they start the API themselves). */
 export const CLI_IDENTIFIER = 'escaneo@miinventario.mx';
+
+/** Where the CLIs keep their refresh tokens: DATA_DIR/cli-session.json (mode 600). */
+export function cliSessionFile(): string {
+  return join(loadConfig().DATA_DIR, 'cli-session.json');
+}
 
 /**
  * The API the `scan`/`eval` CLIs talk to: `url` when something answers `/health/live` there

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { basename, extname } from 'node:path';
 import * as tus from 'tus-js-client';
 
@@ -47,14 +49,24 @@ export class ScanClient {
   private userId = '';
   private admin = false;
 
+  /**
+   * @param sessionFile where the CLI keeps its refresh token between runs (mode 600), so a run
+   *   refreshes its session instead of asking for a new one-time code (codes are limited to one
+   *   per minute and five per hour per identifier).
+   */
   constructor(
     readonly baseUrl: string,
     private readonly identifier: string,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly sessionFile: string | null = null,
   ) {}
 
-  /** Signs in (or up) with a code from `GET /api/v1/dev/outbox`. */
+  /**
+   * Signs in: refreshes the session saved in `sessionFile` when there is one, else signs in (or
+   * up) with a code read from `GET /api/v1/dev/outbox`.
+   */
   async signIn(): Promise<void> {
+    if (await this.resume()) return;
     await this.call('POST', '/api/v1/auth/otp/request', { identifier: this.identifier }, [202]);
     const outbox = await this.call(
       'GET',
@@ -69,10 +81,47 @@ export class ScanClient {
       '/api/v1/auth/otp/verify',
       { identifier: this.identifier, code },
       [200, 201],
-    )) as { accessToken: string; user: { id: string; role: string } };
+    )) as { accessToken: string; refreshToken: string; user: { id: string; role: string } };
     this.token = verified.accessToken;
     this.userId = verified.user.id;
     this.admin = verified.user.role === 'ADMIN';
+    await this.save(verified.refreshToken);
+  }
+
+  /** Refreshes the saved session; false when there is none or it is no longer valid. */
+  private async resume(): Promise<boolean> {
+    if (!this.sessionFile) return false;
+    let saved: Record<string, string>;
+    try {
+      saved = JSON.parse(await readFile(this.sessionFile, 'utf8')) as Record<string, string>;
+    } catch {
+      return false;
+    }
+    const refreshToken = saved[this.identifier];
+    if (!refreshToken) return false;
+    const response = await this.raw('POST', '/api/v1/auth/refresh', { refreshToken });
+    if (response.status !== 200 && response.status !== 201) return false;
+    const pair = (await response.json()) as { accessToken: string; refreshToken: string };
+    this.token = pair.accessToken;
+    await this.save(pair.refreshToken);
+    const me = (await this.call('GET', '/api/v1/me', undefined, [200])) as { id: string; role: string };
+    this.userId = me.id;
+    this.admin = me.role === 'ADMIN';
+    return true;
+  }
+
+  private async save(refreshToken: string): Promise<void> {
+    if (!this.sessionFile) return;
+    let saved: Record<string, string> = {};
+    try {
+      saved = JSON.parse(await readFile(this.sessionFile, 'utf8')) as Record<string, string>;
+    } catch {
+      // first run
+    }
+    saved[this.identifier] = refreshToken;
+    await mkdir(dirname(this.sessionFile), { recursive: true });
+    await writeFile(this.sessionFile, JSON.stringify(saved), { mode: 0o600 });
+    await chmod(this.sessionFile, 0o600);
   }
 
   /** Sets the active vision provider (admin setting). */

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CLI_IDENTIFIER, connectOrStartApi } from './local-api.js';
+import { CLI_IDENTIFIER, cliSessionFile, connectOrStartApi } from './local-api.js';
 import { ScanClient, type ScanResult } from './scan-client.js';
 
 const USAGE = `Usage: npm run scan -- <video file> [--provider barcode|openai|anthropic|openai-compatible] [--json]
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const api = await connectOrStartApi(values.api!, log);
   try {
-    const client = new ScanClient(api.baseUrl, values.as!, log);
+    const client = new ScanClient(api.baseUrl, values.as!, log, cliSessionFile());
     await client.signIn();
     if (values.provider) await client.setProvider(values.provider);
     const storeId = await client.store('Tienda de prueba (escaneo)');

@@ -89,7 +89,9 @@ export class SessionAnalysisService implements SessionAnalyzer, OnModuleInit {
     try {
       results = await provider.detectProducts(inputs);
     } catch (error) {
-      if (error instanceof VisionProviderError && error.cost && error.cost.costUsdMicros + error.cost.inputTokens > 0) {
+      // Every attempt that reached the provider is a COGS row, even at zero cost (issue 6: "COGS of
+      // the attempts recorded"): admins see what failed calls cost and how often they happen.
+      if (error instanceof VisionProviderError && error.cost && error.cost.attempts > 0) {
         await this.credits.recordCogs({
           sessionId: session.sessionId,
           storeId: session.storeId,
