@@ -399,14 +399,14 @@ export async function renderFrame(shelfImage, scene, pose, blurPx) {
 }
 
 /** Fastest camera motion of the scene without shake, screen pixels per second. */
-function topSpeedOf(scene, shelfImage, renderFps) {
+function topSpeedOf(scene, shelfImage, fps) {
   const still = { x: () => 0, y: () => 0, roll: () => 0 };
-  const total = Math.round(scene.seconds * renderFps);
+  const total = Math.round(scene.seconds * fps);
   let top = 0;
   for (let i = 1; i < total; i += 1) {
-    const a = poseAt(scene, shelfImage.shelf, (i - 1) / renderFps, still);
-    const b = poseAt(scene, shelfImage.shelf, i / renderFps, still);
-    top = Math.max(top, Math.hypot(b.cx - a.cx, b.cy - a.cy) * (scene.size[1] / b.h) * renderFps);
+    const a = poseAt(scene, shelfImage.shelf, (i - 1) / fps, still);
+    const b = poseAt(scene, shelfImage.shelf, i / fps, still);
+    top = Math.max(top, Math.hypot(b.cx - a.cx, b.cy - a.cy) * (scene.size[1] / b.h) * fps);
   }
   return top;
 }
@@ -415,7 +415,7 @@ async function makeVideo(scene, expectedByFile, dryRun) {
   const shelfImage = await composeShelf(scene, expectedByFile);
   const shake = makeShake(scene);
   const stored = scene.rotateMetadata === 90 ? [scene.size[1], scene.size[0]] : scene.size;
-  const renderFps = scene.fps;
+  const fps = scene.fps;
   const file = `${scene.name}.mp4`;
   const args = [
     '-hide_banner',
@@ -429,7 +429,7 @@ async function makeVideo(scene, expectedByFile, dryRun) {
     '-s',
     `${stored[0]}x${stored[1]}`,
     '-r',
-    String(renderFps),
+    String(fps),
     '-i',
     '-',
     '-c:v',
@@ -449,7 +449,7 @@ async function makeVideo(scene, expectedByFile, dryRun) {
   ];
   if (dryRun) {
     out(
-      `${scene.name}: shelf ${shelfImage.shelf.w}x${shelfImage.shelf.h} px, top pan speed ${Math.round(topSpeedOf(scene, shelfImage, renderFps))} px/s on screen`,
+      `${scene.name}: shelf ${shelfImage.shelf.w}x${shelfImage.shelf.h} px, top pan speed ${Math.round(topSpeedOf(scene, shelfImage, fps))} px/s on screen`,
     );
     return null;
   }
@@ -458,14 +458,14 @@ async function makeVideo(scene, expectedByFile, dryRun) {
     ffmpeg.on('error', reject);
     ffmpeg.on('close', (status) => (status === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${status}`))));
   });
-  const total = Math.round(scene.seconds * renderFps);
-  const topSpeed = topSpeedOf(scene, shelfImage, renderFps);
+  const total = Math.round(scene.seconds * fps);
+  const topSpeed = topSpeedOf(scene, shelfImage, fps);
   for (let i = 0; i < total; i += 1) {
-    const pose = poseAt(scene, shelfImage.shelf, i / renderFps, shake);
+    const pose = poseAt(scene, shelfImage.shelf, i / fps, shake);
     let blurPx = 0;
     if (scene.exposure) {
       // Screen distance the view travels while the shutter is open.
-      const later = poseAt(scene, shelfImage.shelf, i / renderFps + scene.exposure, shake);
+      const later = poseAt(scene, shelfImage.shelf, i / fps + scene.exposure, shake);
       blurPx = Math.abs(later.cx - pose.cx) * (scene.size[1] / pose.h);
     }
     const frame = await renderFrame(shelfImage, scene, pose, blurPx);

@@ -10,25 +10,31 @@
  * first frame with a located detection defines the shelf coordinate space (its pixels). Each later
  * frame gets a transform `shelf = s · frame + t` (`motion.ts`) estimated from the detections it
  * shares with the items already tracked: every pair (detection, tracked item with the same key)
- * votes for a translation; the best-supported votes are tried, each scored as "detections that
- * land on a tracked item of the same key" minus a penalty for departing from the constant-velocity
- * prediction (deviation ÷ typical detection size, at most 1.5). The winner is refined by least
- * squares (scale from the spread of matched points, or from their sizes), matched again and
- * refined once more. The penalty resolves the ambiguity of identical items in a row (a shift by
- * one facing matches as many as the true one) in favour of smooth motion; the cap lets a frame
- * with two or more re-seen items relocate the camera after a sharp turn or a gap. A frame with
- * no located detection, or none that lands on a tracked item, keeps the predicted transform
- * (last transform + last velocity × elapsed time), so frames without codes are bridged by
- * constant-velocity propagation.
+ * votes for a translation; the 24 best-supported votes and the constant-velocity prediction (last
+ * transform + last velocity × elapsed time) are each centred on their own matches and scored as
+ * "detections landing on a tracked item of the same key" (1 at the item's centre, ½ at the edge of
+ * the tolerance) minus a penalty for departing from the prediction (d = departure ÷ typical
+ * detection size: d², at most 3, while the camera is followed frame after frame; d, at most 1.5,
+ * after a frame without an anchor). The winner is refined by least squares (scale from the
+ * spread of the matched points, or from their sizes, kept unless it changes by more than 3 % or
+ * 10 %), matched again and refined once more. The penalty settles the ambiguity of identical
+ * units in a row (a shift by one facing matches as many units as the true one) in favour of
+ * smooth motion, and keeps a run of products that repeats further along the shelf from pulling
+ * the camera there; the lower cap lets two re-seen items relocate the camera after a gap or a
+ * sharp turn. A frame with no located detection, or none that lands on a tracked item, keeps the
+ * prediction: frames without codes are bridged by constant-velocity propagation. Exact counts
+ * need overlapping frames: measured, up to about half a facing of camera travel per frame
+ * (property test) and on the evaluation videos at 2–6 frames/s (eval/README.md).
  *
- * **Tracks.** Each detection, mapped to the shelf, joins the tracked item of the same key whose
- * shelf box it falls in (centre within half the box, per axis, and at least 20 % of the box's
- * longer side; one detection per item per frame, nearest first). Otherwise, when the frame's
- * motion is anchored, it joins an item of another key at the same place within 60 % of that
- * tolerance (a misread or a differently worded name of the same unit: it adds a vote there).
- * Otherwise it starts a new item. An item that leaves the view and comes back lands on its own
- * shelf position and continues its track; a second unit with the same code sits one facing away
- * and is a second item. Two identical codes in one frame are two items.
+ * **Tracks.** Each detection, mapped to the shelf, joins the tracked item of the same key at that
+ * place (one detection per item per frame, nearest first; see `boxDistance` for "same place"),
+ * or starts a new item. An item that leaves the view and comes back lands on its own shelf
+ * position and continues its track; a second unit with the same code sits one facing away and is
+ * a second item; two identical codes in one frame are two items. In barcode mode a read of
+ * another key over the same bars in the same frame (a misread on few scan lines, often on the
+ * printed digits) is a vote of the better read, not a unit. After the last frame, items at the
+ * same shelf place that never appear in the same frame are merged (a lone misread in a frame
+ * with nothing else to anchor the camera, a differently worded name, a broken track).
  *
  * **Keys and votes.** Barcodes are compared as GTIN-14 (`gtin.ts`): a UPC-A read as 12 digits,
  * the same code read as EAN-13 with a leading 0, and its UPC-E form are one key. In vision mode a
@@ -59,8 +65,9 @@
  * confidence sum, then the units closest to the frame centre, then the earliest), with the union
  * of their boxes and each box; each unit also keeps its own best view.
  *
- * Cost: O(F·(D·K + H·D·C)) for F frames, D detections per frame, K tracked items per key, H ≤ 24
- * translation hypotheses per frame and C candidate items per key; the count-only rule sorts once.
+ * Cost: O(F·(D·K + H·D·K)) for F frames, D detections per frame, K tracked items per key and
+ * H ≤ 25 hypotheses per frame; the final merge sorts the T items by position (O(T log T) plus
+ * the pairs within one item size); the count-only rule sorts once.
  */
 import { toGtin14 } from './gtin.js';
 import { fitSimilarity, IDENTITY, median, toShelf, type FrameTransform, type Point } from './motion.js';
@@ -140,10 +147,8 @@ const MAX_MOTION_PENALTY_TRACKING = 3;
 const MAX_MOTION_PENALTY_LOST = 1.5;
 /** Translation hypotheses scored per frame. */
 const MAX_HYPOTHESES = 24;
-/** Cross-key joins (misreads) must fall within this share of the same-key tolerance. */
-const CROSS_KEY_TOLERANCE = 0.6;
-/** Score lost per established item the hypothesis puts in view but nothing detects (decoders miss often). */
-const MISS_WEIGHT = 0.25;
+/** Share of the matching tolerance within which two established items are one (see mergeCoincidentTracks). */
+const MERGE_TOLERANCE = 0.6;
 /** Largest change of scale (zoom) accepted between two consecutive located frames. */
 const MAX_SCALE_CHANGE = 1.3;
 
@@ -178,7 +183,6 @@ interface Track {
   reads: Observation[];
   leadKey: string;
   weights: Map<string, number>;
-  lastFrame: number;
 }
 
 interface FrameState {
@@ -197,7 +201,7 @@ interface Match {
 }
 
 /**
- * Fuses per-frame detections into inventory lines.
+ * Fuses per-frame detections into inventory lines (see the module notes for every rule).
  *
  * @param results one {@link DetectionResult} per frame, any order (sorted by index, then time).
  * @param options mode and review threshold (0–1).
@@ -386,7 +390,7 @@ class Tracker {
     const typical = median(located.map((o) => o.size));
     const previous = frames[this.lastAnchored]!;
     const tracking = i - this.lastAnchored <= 1 || state.time - previous.time <= 1.5 * this.interval;
-    let best = this.bestHypothesis(located, predicted, typical, state.result, tracking);
+    let best = this.bestHypothesis(located, predicted, typical, tracking);
     let matches = best.matches;
     if (matches.length > 0) {
       for (let round = 0; round < 2; round += 1) {
@@ -419,7 +423,7 @@ class Tracker {
       this.lastAnchored = i;
       this.motionKnown = true;
     }
-    this.associate(located, transform, matches, state.anchored);
+    this.associate(located, transform, matches);
   }
 
   /** Last transform moved by the last measured velocity over the elapsed time. */
@@ -438,7 +442,6 @@ class Tracker {
     located: Observation[],
     predicted: FrameTransform,
     typical: number,
-    frame: { width: number; height: number },
     tracking: boolean,
   ): { transform: FrameTransform; matches: Match[]; score: number } {
     const shelfSize = Math.max(typical * predicted.s, 1e-6);
@@ -482,40 +485,10 @@ class Tracker {
       );
       // A match counts 1 at the item's centre, 0.5 at the edge of the tolerance.
       const fit = matches.reduce((sum, m) => sum + 1 - m.distance / 2, 0);
-      const score = fit - MISS_WEIGHT * this.missedItems(transform, matches, frame) - penalty;
+      const score = fit - penalty;
       if (score > best.score + 1e-9) best = { transform, matches, score };
     }
     return best;
-  }
-
-  /**
-   * Negative evidence for a hypothesis: −{@link MISS_WEIGHT} for each established item (seen
-   * twice or more) that it puts wholly inside the frame but that no detection matches. Along a row
-   * of identical units, a shift by one facing matches as many units as the true one; the units it
-   * then expects to see but that are not there tell them apart. (Reads landing on items of another
-   * key are no evidence: along a row of different products, a one-facing shift puts every read on
-   * a neighbour.)
-   */
-  private missedItems(transform: FrameTransform, matches: Match[], frame: { width: number; height: number }): number {
-    const matched = new Set(matches.map((m) => m.track));
-    const margin = 0.02;
-    let missed = 0;
-    for (const t of this.tracks) {
-      if (matched.has(t) || t.obs.length < 2) continue;
-      const left = (t.x - t.w / 2 - transform.tx) / transform.s;
-      const right = (t.x + t.w / 2 - transform.tx) / transform.s;
-      const top = (t.y - t.h / 2 - transform.ty) / transform.s;
-      const bottom = (t.y + t.h / 2 - transform.ty) / transform.s;
-      if (
-        left >= frame.width * margin &&
-        top >= frame.height * margin &&
-        right <= frame.width * (1 - margin) &&
-        bottom <= frame.height * (1 - margin)
-      ) {
-        missed += 1;
-      }
-    }
-    return missed;
   }
 
   /** One-to-one matching of located detections to same-key items under a transform (nearest first). */
@@ -531,34 +504,14 @@ class Tracker {
     return greedy(pairs);
   }
 
-  private associate(located: Observation[], transform: FrameTransform, matches: Match[], anchored: boolean): void {
-    const usedObs = new Set<Observation>();
-    const usedTracks = new Set<Track>();
+  /** Matched detections extend their items; the others start new items. */
+  private associate(located: Observation[], transform: FrameTransform, matches: Match[]): void {
+    const matched = new Set<Observation>();
     for (const m of matches) {
-      usedObs.add(m.obs);
-      usedTracks.add(m.track);
+      matched.add(m.obs);
+      this.extend(m.track, m.obs, transform);
     }
-    const joins: Match[] = [...matches];
-    if (anchored) {
-      // A detection of another key where an item already is: a misread or another wording of it.
-      const pairs: Match[] = [];
-      for (const o of located) {
-        if (usedObs.has(o)) continue;
-        const mapped = mapBox(o, transform);
-        for (const track of this.tracks) {
-          if (usedTracks.has(track) || track.leadKey === o.key) continue;
-          const distance = boxDistance(mapped, track, this.mode) / CROSS_KEY_TOLERANCE;
-          if (distance <= 1) pairs.push({ obs: o, track, distance });
-        }
-      }
-      for (const m of greedy(pairs)) {
-        usedObs.add(m.obs);
-        usedTracks.add(m.track);
-        joins.push(m);
-      }
-    }
-    for (const m of joins) this.extend(m.track, m.obs, transform);
-    for (const o of located) if (!usedObs.has(o)) this.addTrack(o, transform);
+    for (const o of located) if (!matched.has(o)) this.addTrack(o, transform);
   }
 
   private addTrack(o: Observation, transform: FrameTransform): void {
@@ -573,7 +526,6 @@ class Tracker {
       reads: [],
       leadKey: o.key,
       weights: new Map(),
-      lastFrame: o.frame,
     };
     addReads(track, o);
     track.leadKey = leadingKey(track);
@@ -589,7 +541,6 @@ class Tracker {
     track.w = (track.w * n + mapped.w) / (n + 1);
     track.h = (track.h * n + mapped.h) / (n + 1);
     track.obs.push(o);
-    track.lastFrame = o.frame;
     addReads(track, o);
     const lead = leadingKey(track);
     if (lead !== track.leadKey) {
@@ -616,7 +567,7 @@ class Tracker {
  * Two tracked items that sit at the same shelf place and never appear in the same frame are one
  * unit whose track was broken (a lone misread in a frame with nothing else to anchor the camera,
  * or a lost track): they are merged, nearest pairs first, and the key is decided by the merged
- * vote. "Same place" is within {@link CROSS_KEY_TOLERANCE} of the matching tolerance, or within
+ * vote. "Same place" is within {@link MERGE_TOLERANCE} of the matching tolerance, or within
  * the whole tolerance when one of them was seen in a single frame (placed by a predicted camera
  * position, so less precisely); two units of a product sit at least one code length apart, twice
  * the tolerance. Units seen together in one frame are never merged.
@@ -666,7 +617,7 @@ function mergeCoincidentTracks(tracks: Track[], mode: FusionMode): Track[] {
 function coincidence(a: Track, b: Track): number {
   return Math.min(new Set(a.obs.map((o) => o.frame)).size, new Set(b.obs.map((o) => o.frame)).size) <= 1
     ? 1
-    : CROSS_KEY_TOLERANCE;
+    : MERGE_TOLERANCE;
 }
 
 /** Adds a detection and its same-frame alternates to an item's votes. */
