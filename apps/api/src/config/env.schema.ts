@@ -303,6 +303,13 @@ export const envSchema = z
         message: 'set JWT_PRIVATE_KEY and JWT_PUBLIC_KEY together',
       });
     }
+    if (env.NODE_ENV === 'production' && !env.S3_ENDPOINT && !env.OBJECT_URL_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OBJECT_URL_SECRET'],
+        message: 'production with local object storage needs OBJECT_URL_SECRET shared by every replica (signed URLs)',
+      });
+    }
     if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',

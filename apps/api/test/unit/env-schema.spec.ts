@@ -44,6 +44,7 @@ describe('environment schema', () => {
         DATABASE_URL: 'postgres://u@db:5432/x',
         DATABASE_APP_PASSWORD: 'a-real-secret-1',
         MESSAGE_CONSOLE_IN_PRODUCTION: 'true',
+        OBJECT_URL_SECRET: 'x'.repeat(43),
         ...ephemeralAuthEnv(),
       }).DATABASE_APP_PASSWORD,
     ).toBe('a-real-secret-1');
@@ -59,7 +60,19 @@ describe('environment schema', () => {
     expect(() => loadConfig(base)).toThrow(/JWT_PRIVATE_KEY/);
     const { JWT_PRIVATE_KEY, OTP_PEPPER } = ephemeralAuthEnv();
     expect(() => loadConfig({ ...base, JWT_PRIVATE_KEY, OTP_PEPPER })).toThrow(/JWT_PUBLIC_KEY/);
-    expect(loadConfig({ ...base, ...ephemeralAuthEnv() }).NODE_ENV).toBe('production');
+    expect(() => loadConfig({ ...base, ...ephemeralAuthEnv() })).toThrow(/OBJECT_URL_SECRET/);
+    const secret = 'x'.repeat(43);
+    expect(loadConfig({ ...base, ...ephemeralAuthEnv(), OBJECT_URL_SECRET: secret }).NODE_ENV).toBe('production');
+    // With S3 the URLs are presigned by S3: no local signing key is needed.
+    expect(
+      loadConfig({
+        ...base,
+        ...ephemeralAuthEnv(),
+        S3_ENDPOINT: 'http://minio:9000',
+        S3_ACCESS_KEY_ID: 'a',
+        S3_SECRET_ACCESS_KEY: 'b',
+      }).NODE_ENV,
+    ).toBe('production');
   });
 
   it('trusts no proxy by default, and only listed proxy addresses when told', () => {

@@ -1,9 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CreditsModule } from '../credits/credits.module.js';
 import { InventoryModule } from '../inventory/inventory.module.js';
 import { ProductsModule } from '../products/products.module.js';
 import { SettingsModule } from '../settings/settings.module.js';
 import { VideosModule } from '../videos/videos.module.js';
+import { closeBarcodeDecoders } from '../vision/providers/barcode.provider.js';
 import { ConfiguredVisionProviderFactory } from '../vision/vision-provider.factory.js';
 import { VISION_PROVIDER_FACTORY } from '../vision/vision-provider.port.js';
 import { AnalysisRepository } from './analysis.repository.js';
@@ -28,4 +29,9 @@ import { SessionAnalysisService } from './session-analysis.service.js';
   ],
   exports: [AnalysisRepository, ReportService],
 })
-export class AnalysisModule {}
+export class AnalysisModule implements OnApplicationShutdown {
+  /** Stops the barcode decoder threads (idle ones never keep the process alive; this frees them early). */
+  async onApplicationShutdown(): Promise<void> {
+    await closeBarcodeDecoders();
+  }
+}
