@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   /** Uploads: the inventory session already has its video (one upload per session), or is past CREATED. */
   UPLOAD_EXISTS: 409,
+  /** Uploads: the upload expired (UPLOAD_EXPIRY_HOURS) and was removed; start a new session (tus 1.0 "Expiration"). */
+  UPLOAD_GONE: 410,
   /** Reports: the session is not READY (still processing, or FAILED). */
   REPORT_NOT_READY: 409,
   /** Uploads: the tus request is malformed (missing Upload-Length, bad Upload-Metadata, no sessionId). */

@@ -32,7 +32,7 @@ export interface SweepResult {
  *   after the commit, is re-created). After SWEEPER_MAX_REQUEUES rescues the session FAILS with
  *   PROCESSING_TIMEOUT and its credit hold is voided (exactly once: the state move does it);
  * - an unfinished upload past its expiry (UPLOAD_EXPIRY_HOURS) is deleted and its session
- *   FAILS with UPLOAD_EXPIRED (hold voided).
+ *   FAILS with UPLOAD_EXPIRED (hold voided) — also every UPLOAD_CLEANUP_INTERVAL_SECONDS.
  *
  * Each session is rescued in its own transaction holding its row lock (SKIP LOCKED), so several
  * processes may sweep at once.
@@ -41,6 +41,7 @@ export interface SweepResult {
 export class SessionSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('SessionSweeper');
   private timer: NodeJS.Timeout | null = null;
+  private cleanupTimer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
 
   constructor(
@@ -64,11 +65,23 @@ export class SessionSweeperService implements OnApplicationBootstrap, OnApplicat
         });
     }, this.config.SWEEPER_INTERVAL_SECONDS * 1000);
     this.timer.unref();
+    // Expired uploads on their own rhythm (UPLOAD_CLEANUP_INTERVAL_SECONDS); sweep() also does them.
+    this.cleanupTimer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.expireUploads()
+        .catch((error: unknown) => this.logger.error({ err: error }, 'upload cleanup failed'))
+        .finally(() => {
+          this.running = null;
+        });
+    }, this.config.UPLOAD_CLEANUP_INTERVAL_SECONDS * 1000);
+    this.cleanupTimer.unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.timer = null;
+    this.cleanupTimer = null;
     await this.running;
   }
 

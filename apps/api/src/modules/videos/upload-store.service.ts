@@ -6,6 +6,8 @@ import { S3Store } from '@tus/s3-store';
 import type { DataStore } from '@tus/utils';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/env.schema.js';
+import { OBJECT_STORAGE, type ObjectStorage } from '../storage/object-storage.port.js';
+import { s3ClientOptions } from '../storage/s3-object.storage.js';
 
 /**
  * Where tus writes upload bytes (issue 5 "Resumable upload"): `@tus/file-store` under
@@ -19,20 +21,21 @@ export class UploadStoreService {
   /** Directory of the file store; null with S3. */
   private readonly directory: string | null;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(OBJECT_STORAGE) private readonly objects: ObjectStorage,
+  ) {
     const expirationPeriodInMilliseconds = Math.round(config.UPLOAD_EXPIRY_HOURS * 3600 * 1000);
     if (config.S3_ENDPOINT) {
       this.directory = null;
       this.datastore = new S3Store({
         partSize: 8 * 1024 * 1024,
         expirationPeriodInMilliseconds,
-        s3ClientConfig: {
-          bucket: config.S3_BUCKET,
-          region: config.S3_REGION,
-          endpoint: config.S3_ENDPOINT,
-          forcePathStyle: config.S3_FORCE_PATH_STYLE,
-          credentials: { accessKeyId: config.S3_ACCESS_KEY_ID!, secretAccessKey: config.S3_SECRET_ACCESS_KEY! },
-        },
+        // The object storage's client options: path style, and checksums only where required. With
+        // the SDK's default, every part and incomplete-part PutObject is sent `aws-chunked` with a
+        // CRC32 trailer, which S3-compatible servers that do not decode it (s3rver, MinIO before
+        // 2025) store framing and all: offsets then no longer match and every resume gets 409.
+        s3ClientConfig: { bucket: config.S3_BUCKET, ...s3ClientOptions(config) },
       });
     } else {
       this.directory = resolve(config.DATA_DIR, 'uploads');
@@ -57,12 +60,30 @@ export class UploadStoreService {
     return join(this.directory, uploadId);
   }
 
-  /** Deletes the bytes and tus bookkeeping of an upload; an absent upload is ignored. */
+  /**
+   * Deletes the bytes and tus bookkeeping of an upload, finished or not; an absent upload is
+   * ignored. Never throws: a failure is logged (the sweeper and the invalid-upload timer call it).
+   *
+   * With S3, `@tus/s3-store`'s `remove` aborts an unfinished multipart upload and deletes the
+   * object and its `.info`, but it never deletes the incomplete-part object (`.part`, the bytes of
+   * PATCHes smaller than a part), and for a finished upload it throws at the abort (S3 answers
+   * NoSuchUpload) before deleting anything. So the three objects (`{id}`, `{id}.info`,
+   * `{id}.part`; the keys of @tus/s3-store 2.x) are deleted here too, in the same bucket, through
+   * the object storage (deleting a missing key is a no-op in S3).
+   */
   async remove(uploadId: string): Promise<void> {
     try {
       await this.datastore.remove(uploadId);
     } catch (error) {
       this.logger.debug({ err: error, uploadId }, 'upload already gone');
+    }
+    if (this.directory) return;
+    for (const key of [uploadId, `${uploadId}.info`, `${uploadId}.part`]) {
+      try {
+        await this.objects.delete(key);
+      } catch (error) {
+        this.logger.warn({ err: error, uploadId, key }, 'could not delete an object of the upload');
+      }
     }
   }
 }

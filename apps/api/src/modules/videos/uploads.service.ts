@@ -120,7 +120,7 @@ export class UploadsService implements OnModuleInit {
    * access, then hands the raw request to tus, which streams the answer itself.
    *
    * @throws (as problem+json, before tus sees the request) UPLOAD_INVALID (400), NOT_FOUND (404),
-   *   UPLOAD_EXISTS (409), PAYLOAD_TOO_LARGE (413), UNSUPPORTED_VIDEO_FORMAT (415).
+   *   UPLOAD_EXISTS (409), UPLOAD_GONE (410, expired), PAYLOAD_TOO_LARGE (413), UNSUPPORTED_VIDEO_FORMAT (415).
    */
   async handle(
     method: string,
@@ -137,6 +137,9 @@ export class UploadsService implements OnModuleInit {
       if (!uploadId || !/^[A-Za-z0-9_-]{1,128}$/.test(uploadId)) throw new NotFoundDomainException('Upload');
       const video = await this.transactions.runAs(identity, () => this.videos.findByUploadId(uploadId));
       if (!video) throw new NotFoundDomainException('Upload');
+      if (video.status === 'EXPIRED') {
+        throw new DomainException('UPLOAD_GONE', 'This upload expired and was removed; start a new inventory session.');
+      }
     }
     hijack();
     await this.server.handle(req, res);
