@@ -211,6 +211,13 @@ export class ScanClient {
       );
       response = await this.raw('POST', path, { idempotencyKey: key });
     }
+    if (response.status === 402) {
+      throw new Error(
+        `${this.identifier} has no credit left. Let the CLI top itself up by making it an admin of the API it talks ` +
+          `to (ADMIN_IDENTIFIERS=${this.identifier} npm start), grant it credits (POST /api/v1/admin/credits/` +
+          `wallets/${this.userId}/adjustments), or run without a server so the CLI starts its own.`,
+      );
+    }
     if (response.status !== 201) {
       throw new Error(`starting a session answered ${response.status}: ${await response.text()}`);
     }

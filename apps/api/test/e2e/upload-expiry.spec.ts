@@ -220,4 +220,19 @@ describe('upload expiry', () => {
     expect(await holdRows(staleSession)).toEqual({ HOLD: 1, HOLD_VOID: 1 });
     expect((await getSession(staleSession)).failureCode).toBe('UPLOAD_EXPIRED');
   }, 120_000);
+
+  it('fails a session that never got an upload once the upload expiry has passed, releasing its credit once', async () => {
+    const sweeper = api.app.get(SessionSweeperService);
+    const abandoned = await startSession();
+    clock.advance(EXPIRY_SECONDS + 1);
+    const young = await startSession();
+    const result = await sweeper.sweep();
+    expect(result.expiredUploads).toBe(1);
+    expect(await getSession(abandoned)).toMatchObject({ state: 'FAILED', failureCode: 'UPLOAD_EXPIRED' });
+    expect(await holdRows(abandoned)).toEqual({ HOLD: 1, HOLD_VOID: 1 });
+    expect((await getSession(young)).state).toBe('CREATED');
+    expect(await holdRows(young)).toEqual({ HOLD: 1 });
+    expect((await sweeper.sweep()).expiredUploads).toBe(0);
+    expect(await holdRows(abandoned)).toEqual({ HOLD: 1, HOLD_VOID: 1 });
+  });
 });

@@ -271,6 +271,9 @@ describe('video pipeline', () => {
       payload: body.subarray(1000, 5000),
     });
     expect(wrong.statusCode).toBe(409);
+    expect(wrong.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(wrong.json()).toMatchObject({ code: 'UPLOAD_OFFSET_CONFLICT', status: 409 });
+    expect(wrong.headers['x-request-id']).toBeTruthy();
     const head = await api.inject({
       method: 'HEAD',
       url: location,
@@ -301,6 +304,32 @@ describe('video pipeline', () => {
       expect(await holdRows(sessionId)).toEqual({ HOLD: 1, HOLD_VOID: 1 });
     }, 60_000);
   }
+
+  it('fails a truncated video whose header still names the full length (VIDEO_UNREADABLE), voiding the hold', async () => {
+    // The sample has its index at the front (faststart): a cut file still probes as 25 s.
+    const whole = readFileSync(join(VIDEOS, '../../../../../eval/videos/sample-shelf.mp4'));
+    const sessionId = await startSession();
+    const { created, patched } = await injectUpload(sessionId, whole.subarray(0, Math.floor(whole.length * 0.6)), {
+      filename: 'cortado.mp4',
+      filetype: 'video/mp4',
+    });
+    expect(created.statusCode).toBe(201);
+    expect(patched?.statusCode).toBe(204);
+    const final = await waitFinal(sessionId);
+    expect(final).toMatchObject({ state: 'FAILED', failureCode: 'VIDEO_UNREADABLE' });
+    expect(await holdRows(sessionId)).toEqual({ HOLD: 1, HOLD_VOID: 1 });
+  }, 120_000);
+
+  it('refuses control characters in the upload metadata with 400 UPLOAD_INVALID and keeps the session CREATED', async () => {
+    const sessionId = await startSession();
+    const { created } = await injectUpload(sessionId, readFileSync(video('shelf-pan.mp4')), {
+      filename: 'a\u0000b.mp4',
+      filetype: 'video/mp4',
+    });
+    expect(created.statusCode).toBe(400);
+    expect(created.json().code).toBe('UPLOAD_INVALID');
+    expect((await getSession(sessionId)).state).toBe('CREATED');
+  });
 
   it('refuses a .txt upload with 415 problem+json, failing the session with UNSUPPORTED_FORMAT', async () => {
     const sessionId = await startSession();

@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   UPLOAD_EXISTS: 409,
   /** Uploads: the upload expired (UPLOAD_EXPIRY_HOURS) and was removed; start a new session (tus 1.0 "Expiration"). */
   UPLOAD_GONE: 410,
+  /** Uploads: a PATCH's Upload-Offset is not the stored offset (tus 1.0); nothing was written — HEAD and resume. */
+  UPLOAD_OFFSET_CONFLICT: 409,
+  /** Uploads: the Upload-Checksum did not match the bytes (tus checksum extension); nothing was written. */
+  UPLOAD_CHECKSUM_MISMATCH: 460,
   /** Reports: the session is not READY (still processing, or FAILED). */
   REPORT_NOT_READY: 409,
   /** Uploads: the tus request is malformed (missing Upload-Length, bad Upload-Metadata, no sessionId). */

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CLOCK, type Clock } from '../../common/time/clock.js';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -11,7 +12,9 @@ import { OBJECT_STORAGE, type ObjectStorage } from '../storage/object-storage.po
 import {
   PipelineFailure,
   VideoPipelineService,
+  type AnalysisTimings,
   type ExtractedSession,
+  type SessionAnalysis,
   type SessionAnalyzer,
 } from '../videos/video-pipeline.service.js';
 import { fuseDetections, type FusedLine } from '../vision/fusion.js';
@@ -19,6 +22,7 @@ import {
   VISION_PROVIDER_FACTORY,
   VisionProviderError,
   type FrameInput,
+  type VisionProvider,
   type VisionProviderFactory,
 } from '../vision/vision-provider.port.js';
 import { AnalysisRepository, type NewItem } from './analysis.repository.js';
@@ -70,11 +74,44 @@ export class SessionAnalysisService implements SessionAnalyzer, OnModuleInit {
     this.pipeline.setAnalyzer(this);
   }
 
-  async analyze(session: ExtractedSession, progress: (percent: number) => Promise<void>): Promise<void> {
-    const started = this.clock.now().getTime();
+  /**
+   * Picks the active provider (admin setting) for one job, before extraction. The offline
+   * barcode provider reads every sampled frame that is not blurred, so it can start on each frame
+   * as ffmpeg produces it (`onFrame`, its `prefetch`); the blurred ones are dropped after
+   * selection. A cloud provider only gets the kept frames, after selection (`onFrame` null).
+   */
+  async start(sessionId: string): Promise<SessionAnalysis> {
     const choice = await this.settings.visionChoice();
     const provider = this.providers.create(choice.provider, choice.model);
     const cloud = choice.provider !== 'barcode';
+    const prefetch = !cloud && provider.prefetch ? provider.prefetch.bind(provider) : null;
+    this.logger.debug({ sessionId, provider: choice.provider, early: prefetch !== null }, 'analysis started');
+    return {
+      onFrame: prefetch,
+      analyze: (session, progress) => this.analyze(session, progress, provider, cloud),
+    };
+  }
+
+  /**
+   * Provider on the frames, fusion, matching and the report transaction (see the class notes).
+   * Returns the wall-clock milliseconds of its steps; `processing_ms` is the whole job's time.
+   *
+   * @throws PipelineFailure NO_USABLE_FRAMES when no frame is left for the provider.
+   * @throws VisionProviderError from the provider (its attempts are recorded as COGS first).
+   */
+  private async analyze(
+    session: ExtractedSession,
+    progress: (percent: number) => Promise<void>,
+    provider: VisionProvider,
+    cloud: boolean,
+  ): Promise<AnalysisTimings> {
+    let mark = performance.now();
+    const lap = (): number => {
+      const now = performance.now();
+      const elapsed = now - mark;
+      mark = now;
+      return elapsed;
+    };
     const frames = session.frames.filter((frame) => (cloud ? frame.row.kept : frame.row.rejected_reason !== 'BLUR'));
     if (frames.length === 0) throw new PipelineFailure('NO_USABLE_FRAMES', 'no frame to send to the provider');
     const inputs: FrameInput[] = frames.map((frame) => ({
@@ -109,12 +146,14 @@ export class SessionAnalysisService implements SessionAnalyzer, OnModuleInit {
       }
       throw error;
     }
+    const detectMs = lap();
     await progress(80);
     const cost = provider.getCost();
     const lines = fuseDetections(results, {
       mode: cloud ? 'vision' : 'barcode',
       reviewThreshold: this.config.REVIEW_CONFIDENCE_THRESHOLD,
     });
+    const fuseMs = lap();
     const evidenceKeys = await this.storeEvidence(session, lines);
     const matches = await this.products.matchDetections(
       session.storeId,
@@ -175,7 +214,7 @@ export class SessionAnalysisService implements SessionAnalyzer, OnModuleInit {
         lines: items.length,
         units,
         review,
-        processingMs: this.clock.now().getTime() - started,
+        processingMs: Math.round(performance.now() - session.startedAt),
         costUsdMicros: cost.costUsdMicros,
         costMxnCentavos: cogs.costMxnCentavos,
         resultMessage: items.length === 0 ? TEXT.noProducts : null,
@@ -194,6 +233,7 @@ export class SessionAnalysisService implements SessionAnalyzer, OnModuleInit {
         });
       }
     });
+    return { detect: detectMs, fuse: fuseMs, write: lap() };
   }
 
   /**

@@ -76,13 +76,15 @@ export class InventorySessionRepository {
     createdBy: string;
     walletId: string;
     idempotencyKey: string | null;
+    /** CREATED time, from the service's clock (the sweeper compares it with the same clock). */
+    createdAt: Date;
   }): Promise<SessionRow | null> {
     const rows = (await this.transactions.query(
-      `INSERT INTO inventory.inventory_sessions (id, store_id, created_by, wallet_id, idempotency_key, state)
-       VALUES ($1, $2, $3, $4, $5, 'CREATED')
+      `INSERT INTO inventory.inventory_sessions (id, store_id, created_by, wallet_id, idempotency_key, state, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'CREATED', $6)
        ON CONFLICT (store_id, idempotency_key) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [input.id, input.storeId, input.createdBy, input.walletId, input.idempotencyKey],
+      [input.id, input.storeId, input.createdBy, input.walletId, input.idempotencyKey, input.createdAt],
     )) as SessionRow[];
     return rows[0] ?? null;
   }
@@ -222,11 +224,11 @@ export class InventorySessionRepository {
     return rows[0] ?? null;
   }
 
-  /** Counts one sweeper rescue of a session and restarts its stuck clock (`heartbeat_at = at`). */
-  async recordSweep(id: string, at: Date): Promise<void> {
+  /** Restarts a session's stuck clock (`heartbeat_at = at`), counting one sweeper rescue when `counted`. */
+  async recordSweep(id: string, at: Date, counted: boolean): Promise<void> {
     await this.transactions.query(
-      `UPDATE inventory.inventory_sessions SET sweeps = sweeps + 1, heartbeat_at = $2 WHERE id = $1`,
-      [id, at],
+      `UPDATE inventory.inventory_sessions SET sweeps = sweeps + $3::int, heartbeat_at = $2 WHERE id = $1`,
+      [id, at, counted ? 1 : 0],
     );
   }
 
@@ -236,5 +238,21 @@ export class InventorySessionRepository {
       `UPDATE inventory.inventory_sessions SET frames_sampled = $2, frames_kept = $3, frames_used = $4 WHERE id = $1`,
       [id, counts.sampled, counts.kept, counts.used],
     );
+  }
+
+  /**
+   * Ids of sessions (SYSTEM) still CREATED — no upload ever started — since before `before`;
+   * oldest first, at most `limit`, locked `FOR UPDATE SKIP LOCKED`.
+   */
+  async lockAbandoned(before: Date, limit: number): Promise<string[]> {
+    const rows = (await this.transactions.query(
+      `SELECT id FROM inventory.inventory_sessions
+        WHERE state = 'CREATED' AND created_at < $1
+        ORDER BY created_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
+      [before, limit],
+    )) as { id: string }[];
+    return rows.map((row) => row.id);
   }
 }

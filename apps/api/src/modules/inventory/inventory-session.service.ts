@@ -111,7 +111,14 @@ export class InventorySessionService {
     const walletId = await this.credits.walletForUser(await this.access.payingOwnerOf(storeId));
     const sessionId = randomUUID();
     await this.credits.hold(walletId, sessionId);
-    const row = await this.sessions.insert({ id: sessionId, storeId, createdBy: userId, walletId, idempotencyKey });
+    const row = await this.sessions.insert({
+      id: sessionId,
+      storeId,
+      createdBy: userId,
+      walletId,
+      idempotencyKey,
+      createdAt: this.clock.now(),
+    });
     if (!row) {
       // Cannot happen under the advisory lock; refuse loudly (rolling the hold back) rather than guess.
       throw new DomainException('CONFLICT', 'A session with this idempotency key is being started; retry.');
@@ -308,15 +315,16 @@ export class InventorySessionService {
   /**
    * Sessions stuck in UPLOADED, QUEUED or PROCESSING with no sign of life for `stuckMs`,
    * each handed to `rescue` in its own SYSTEM transaction holding the session's row lock
-   * (`FOR UPDATE SKIP LOCKED`: concurrent sweepers never rescue one session twice). The
-   * session's `sweeps` is counted and its stuck clock restarted before `rescue` runs.
+   * (`FOR UPDATE SKIP LOCKED`: concurrent sweepers never rescue one session twice). `rescue`
+   * gets the session with `sweeps` counting this rescue; afterwards the stuck clock restarts and
+   * the rescue is counted unless `rescue` answered false.
    *
    * @returns how many sessions were handed to `rescue`.
    */
   async sweepStuck(
     stuckMs: number,
     limit: number,
-    rescue: (session: SessionView & { sweeps: number }) => Promise<void>,
+    rescue: (session: SessionView & { sweeps: number }) => Promise<boolean | void>,
   ): Promise<number> {
     const now = this.clock.now();
     const before = new Date(now.getTime() - stuckMs);
@@ -326,13 +334,36 @@ export class InventorySessionService {
       const done = await this.transactions.runAsSystem(async () => {
         const row = await this.sessions.lockIfStuck(id, before);
         if (!row) return false;
-        await this.sessions.recordSweep(row.id, now);
-        await rescue({ ...toSessionView(row), sweeps: row.sweeps + 1 });
+        // `rescue` answers false when nothing was lost (e.g. its job is still in the queue):
+        // the stuck clock restarts without counting a rescue.
+        const counted = (await rescue({ ...toSessionView(row), sweeps: row.sweeps + 1 })) !== false;
+        await this.sessions.recordSweep(row.id, now, counted);
         return true;
       });
       if (done) rescued += 1;
     }
     return rescued;
+  }
+
+  /**
+   * FAILS with UPLOAD_EXPIRED (voiding their credit holds) the sessions still CREATED — no
+   * upload ever started — `olderThanMs` after they were created (the sweeper passes the upload
+   * expiry): a session the owner abandoned must not keep a credit held forever.
+   *
+   * @returns how many sessions were failed.
+   */
+  async expireAbandoned(olderThanMs: number, limit: number): Promise<number> {
+    const before = new Date(this.clock.now().getTime() - olderThanMs);
+    return this.transactions.runAsSystem(async () => {
+      const ids = await this.sessions.lockAbandoned(before, limit);
+      for (const id of ids) {
+        await this.transition(id, 'FAILED', {
+          failureCode: 'UPLOAD_EXPIRED',
+          failureDetail: 'no upload was started before the upload expiry',
+        });
+      }
+      return ids.length;
+    });
   }
 
   /** Runs `work` as SYSTEM in the current SYSTEM transaction, or elevated / in a new SYSTEM one. */

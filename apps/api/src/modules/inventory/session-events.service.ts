@@ -100,7 +100,12 @@ export class SessionEventsService implements OnApplicationShutdown {
       }
     });
     client.on('error', (error) => {
-      this.logger.warn({ err: error }, 'session LISTEN connection failed; reconnecting');
+      // 57P01: the server is shutting down (Ctrl-C stops the embedded PostgreSQL first): expected.
+      if ((error as { code?: string }).code === '57P01' || this.closed) {
+        this.logger.debug({ err: error }, 'session LISTEN connection closed by the server');
+      } else {
+        this.logger.warn({ err: error }, 'session LISTEN connection failed; reconnecting');
+      }
       if (this.client === client) this.client = null;
       void client.end().catch(() => undefined);
       this.scheduleReconnect();

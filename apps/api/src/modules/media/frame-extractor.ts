@@ -25,6 +25,19 @@ export interface ExtractedFrame {
   greyPath: string | null;
 }
 
+/**
+ * A sampled frame's pixels as 8-bit grey levels (the luma of the frame, before JPEG compression),
+ * row-major, `width × height` bytes, handed to {@link ExtractOptions.onLuma} while ffmpeg runs.
+ */
+export interface LumaFrame {
+  /** Same as the {@link ExtractedFrame.index} of the frame's JPEG. */
+  index: number;
+  /** Pixels, upright (rotation applied): the JPEG's size. */
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
 /** Options of {@link extractFrames}. */
 export interface ExtractOptions {
   /** Frames per second to sample (`FRAME_SAMPLE_FPS`, default 2). */
@@ -37,6 +50,13 @@ export interface ExtractOptions {
   measureCopies?: boolean;
   /** JPEG quality as ffmpeg's `-q:v` (2 best … 31 worst; default 3). */
   jpegQuality?: number;
+  /**
+   * Called with each sampled frame's full-size greyscale pixels, in order, as soon as ffmpeg has
+   * produced it (the same process writes them to a pipe besides the JPEGs), so that reading the
+   * frames can overlap the decoding of the video. While a promise it returns is pending, ffmpeg
+   * is held back (at most one frame is buffered here). An error it throws fails the extraction.
+   */
+  onLuma?: (frame: LumaFrame) => void | Promise<void>;
   /** ffmpeg decoding threads (0 = one per core, the default). */
   threads?: number;
   /** Default: 60 s plus 3 × the video's duration. */
@@ -96,10 +116,18 @@ export async function extractFrames(
   ].join(',');
   const measureCopies = options.measureCopies ?? true;
   const grey = measureSize(size.width, size.height);
+  const { onLuma } = options;
   // Lanczos from the upright frame, as sharp resizes the JPEG in measureFrame.
-  const graph = measureCopies
-    ? `[0:v:0]${frameChain},split=2[frames][m];[m]scale=${grey.width}:${grey.height}:flags=lanczos,format=gray[grey]`
-    : `[0:v:0]${frameChain}[frames]`;
+  // Besides the JPEGs: the measuring copies, and the full-size greyscale frames for `onLuma`.
+  const branches = [
+    ...(measureCopies ? [['m', `scale=${grey.width}:${grey.height}:flags=lanczos,format=gray[grey]`]] : []),
+    ...(onLuma ? [['l', 'format=gray[luma]']] : []),
+  ];
+  const graph =
+    branches.length === 0
+      ? `[0:v:0]${frameChain}[frames]`
+      : `[0:v:0]${frameChain},split=${branches.length + 1}[frames]${branches.map(([label]) => `[${label}]`).join('')};` +
+        branches.map(([label, chain]) => `[${label}]${chain}`).join(';');
   await mkdir(directory, { recursive: true });
 
   const demuxer = probe.formatName.split(',')[0];
@@ -134,9 +162,16 @@ export async function extractFrames(
     ...(measureCopies
       ? ['-map', '[grey]', '-c:v', 'pgm', '-f', 'image2', '-frame_pts', '1', `file:${join(directory, 'grey-%d.pgm')}`]
       : []),
+    ...(onLuma ? ['-map', '[luma]', '-c:v', 'rawvideo', '-f', 'rawvideo', 'pipe:1'] : []),
   ];
   const timeoutMs = options.timeoutMs ?? 60_000 + 3 * probe.durationMs;
-  const result = await runTool(ffmpeg, args, { timeoutMs, signal: options.signal, maxStdoutBytes: 64 * 1024 });
+  const luma = onLuma ? lumaReader(size, onLuma) : null;
+  const result = await runTool(ffmpeg, args, {
+    timeoutMs,
+    signal: options.signal,
+    maxStdoutBytes: 64 * 1024,
+    onStdout: luma?.push,
+  });
   if (result.exitCode !== 0) {
     throw new MediaToolError(
       `ffmpeg could not extract frames (exit ${result.exitCode})`,
@@ -151,6 +186,13 @@ export async function extractFrames(
     .filter((value): value is string => value !== undefined)
     .map(Number)
     .sort((a, b) => a - b);
+  if (luma && (luma.frames() !== pts.length || luma.leftover() !== 0)) {
+    throw new MediaToolError(
+      `ffmpeg wrote ${pts.length} frames but ${luma.frames()} greyscale frames (+${luma.leftover()} bytes)`,
+      result.exitCode,
+      result.stderr.trim(),
+    );
+  }
   return pts.map((value, index) => ({
     index,
     timestampMs: Math.max(0, Math.round((value * 1000) / fps)),
@@ -159,6 +201,40 @@ export async function extractFrames(
     height: size.height,
     greyPath: names.has(`grey-${value}.pgm`) ? join(directory, `grey-${value}.pgm`) : null,
   }));
+}
+
+/**
+ * Cuts ffmpeg's raw greyscale stream into frames of `width × height` bytes and hands them to
+ * `onLuma` in order; a promise it returns holds the stream (see runTool's `onStdout`).
+ */
+function lumaReader(
+  size: { width: number; height: number },
+  onLuma: (frame: LumaFrame) => void | Promise<void>,
+): { push: (chunk: Buffer) => void | Promise<void>; frames: () => number; leftover: () => number } {
+  const frameBytes = size.width * size.height;
+  let frame = Buffer.allocUnsafe(frameBytes);
+  let filled = 0;
+  let index = 0;
+  const push = (chunk: Buffer): void | Promise<void> => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const copied = chunk.copy(frame, filled, offset);
+      filled += copied;
+      offset += copied;
+      if (filled === frameBytes) {
+        const done = { index, width: size.width, height: size.height, data: frame };
+        index += 1;
+        frame = Buffer.allocUnsafe(frameBytes);
+        filled = 0;
+        const pending = onLuma(done);
+        if (pending) {
+          const rest = chunk.subarray(offset);
+          return pending.then(() => (rest.length > 0 ? push(rest) : undefined));
+        }
+      }
+    }
+  };
+  return { push, frames: () => index, leftover: () => filled };
 }
 
 /** Size of the measuring copy: long side MEASURE_SIZE_PX (enlarged if smaller), as sharp's `fit: inside`. */

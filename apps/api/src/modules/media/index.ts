@@ -10,7 +10,13 @@ export {
   type ThumbnailOptions,
 } from './artifacts.js';
 export { defaultMediaTools, resolveMediaTools, type MediaTools } from './ffmpeg-binaries.js';
-export { extractFrames, outputSize, type ExtractedFrame, type ExtractOptions } from './frame-extractor.js';
+export {
+  extractFrames,
+  outputSize,
+  type ExtractedFrame,
+  type ExtractOptions,
+  type LumaFrame,
+} from './frame-extractor.js';
 export {
   blurCutoff,
   frameAllowance,

@@ -11,6 +11,13 @@ export interface RunToolOptions {
   maxStderrBytes?: number;
   /** Aborting kills the process and rejects with MediaToolError. */
   signal?: AbortSignal;
+  /**
+   * Streams stdout to this function instead of collecting it (`ToolResult.stdout` is then empty
+   * and `maxStdoutBytes` does not apply). While a promise it returns is pending, stdout is not
+   * read (the tool blocks once the pipe is full); a thrown error or a rejection kills the process
+   * and the run rejects with it.
+   */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
 }
 
 /** What a finished tool run produced. */
@@ -29,7 +36,8 @@ export interface ToolResult {
  * Resolves with the exit code, even when it is not 0: the caller decides what a failure means.
  *
  * @throws MediaToolError when the binary cannot be started, is killed by a signal, runs longer
- *   than `timeoutMs`, writes more than `maxStdoutBytes` to stdout, or `signal` aborts.
+ *   than `timeoutMs`, writes more than `maxStdoutBytes` to stdout, or `signal` aborts; the error
+ *   of `onStdout` when it fails.
  */
 export function runTool(binary: string, args: readonly string[], options: RunToolOptions): Promise<ToolResult> {
   const maxStdout = options.maxStdoutBytes ?? 4 * 1024 * 1024;
@@ -43,8 +51,8 @@ export function runTool(binary: string, args: readonly string[], options: RunToo
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = '';
-    let failure: MediaToolError | null = null;
-    const fail = (error: MediaToolError): void => {
+    let failure: Error | null = null;
+    const fail = (error: Error): void => {
       failure ??= error;
       child.kill('SIGKILL');
     };
@@ -55,7 +63,24 @@ export function runTool(binary: string, args: readonly string[], options: RunToo
     const onAbort = (): void => fail(new MediaToolError(`${label(binary)} was aborted`));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
+    const { onStdout } = options;
     child.stdout.on('data', (chunk: Buffer) => {
+      if (onStdout) {
+        if (failure) return;
+        try {
+          const pending = onStdout(chunk);
+          if (pending) {
+            child.stdout.pause();
+            pending.then(
+              () => child.stdout.resume(),
+              (error: unknown) => fail(asError(error)),
+            );
+          }
+        } catch (error) {
+          fail(asError(error));
+        }
+        return;
+      }
       stdoutBytes += chunk.length;
       if (stdoutBytes > maxStdout) {
         fail(new MediaToolError(`${label(binary)} wrote more than ${maxStdout} bytes of output and was stopped`));
@@ -79,8 +104,9 @@ export function runTool(binary: string, args: readonly string[], options: RunToo
     child.on('close', (code, killedBy) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (failure) {
-        failure = new MediaToolError(failure.message, code, stderr.trim());
+      if (failure instanceof MediaToolError) {
+        reject(new MediaToolError(failure.message, code, stderr.trim()));
+      } else if (failure) {
         reject(failure);
       } else if (code === null) {
         reject(new MediaToolError(`${label(binary)} was killed by ${killedBy ?? 'a signal'}`, null, stderr.trim()));
@@ -89,6 +115,10 @@ export function runTool(binary: string, args: readonly string[], options: RunToo
       }
     });
   });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** The file name of a binary path, for messages. */

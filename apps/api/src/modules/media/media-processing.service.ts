@@ -3,7 +3,7 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/env.schema.js';
 import { makeContactSheet, makeThumbnail, type ContactSheetOptions, type ImageArtifact } from './artifacts.js';
 import { resolveMediaTools, type MediaTools } from './ffmpeg-binaries.js';
-import { extractFrames, type ExtractedFrame } from './frame-extractor.js';
+import { extractFrames, type ExtractedFrame, type LumaFrame } from './frame-extractor.js';
 import {
   measureFrames,
   selectFrames,
@@ -68,21 +68,27 @@ export class MediaProcessingService {
 
   /**
    * Samples FRAME_SAMPLE_FPS upright JPEG frames per second (long side ≤ FRAME_MAX_SIDE_PX) into
-   * `outDir`, in time order. Pass the validation's `probe` to skip probing again.
+   * `outDir`, in time order. Pass the validation's `probe` to skip probing again, and `onLuma` to
+   * receive each frame's greyscale pixels while ffmpeg is still decoding (see `extractFrames`).
    *
    * @throws VideoRejectedError when the probe run here rejects the file.
-   * @throws MediaToolError when ffmpeg fails (retryable).
+   * @throws MediaToolError when ffmpeg fails (retryable); the error of `onLuma` when it fails.
    */
   extract(
     path: string,
     outDir: string,
-    options: { probe?: VideoProbe; signal?: AbortSignal } = {},
+    options: {
+      probe?: VideoProbe;
+      signal?: AbortSignal;
+      onLuma?: (frame: LumaFrame) => void | Promise<void>;
+    } = {},
   ): Promise<ExtractedFrame[]> {
     return extractFrames(path, outDir, {
       fps: this.config.FRAME_SAMPLE_FPS,
       maxSidePx: this.config.FRAME_MAX_SIDE_PX,
       probe: options.probe,
       signal: options.signal,
+      onLuma: options.onLuma,
       ffmpegPath: this.tools.ffmpegPath,
       ffprobePath: this.tools.ffprobePath,
     });

@@ -17,7 +17,10 @@ export interface SweepResult {
   requeued: number;
   /** Sessions FAILED with PROCESSING_TIMEOUT after SWEEPER_MAX_REQUEUES rescues. */
   timedOut: number;
-  /** Unfinished uploads past their expiry: removed, their sessions FAILED with UPLOAD_EXPIRED. */
+  /**
+   * Unfinished uploads past their expiry (removed), and sessions never uploaded to within the
+   * expiry: their sessions FAILED with UPLOAD_EXPIRED, holds voided.
+   */
   expiredUploads: number;
 }
 
@@ -32,7 +35,8 @@ export interface SweepResult {
  *   after the commit, is re-created). After SWEEPER_MAX_REQUEUES rescues the session FAILS with
  *   PROCESSING_TIMEOUT and its credit hold is voided (exactly once: the state move does it);
  * - an unfinished upload past its expiry (UPLOAD_EXPIRY_HOURS) is deleted and its session
- *   FAILS with UPLOAD_EXPIRED (hold voided) — also every UPLOAD_CLEANUP_INTERVAL_SECONDS.
+ *   FAILS with UPLOAD_EXPIRED (hold voided) — also every UPLOAD_CLEANUP_INTERVAL_SECONDS; so does a
+ *   session still CREATED (no upload ever started) that long after it was created.
  *
  * Each session is rescued in its own transaction holding its row lock (SKIP LOCKED), so several
  * processes may sweep at once.
@@ -99,12 +103,21 @@ export class SessionSweeperService implements OnApplicationBootstrap, OnApplicat
         result.timedOut += 1;
         return;
       }
+      if (session.state === 'QUEUED') {
+        // Still QUEUED: the job was lost (Redis flushed, a crash before the enqueue) or is just
+        // waiting behind others. The enqueue (job id = session id) re-creates only a lost one;
+        // a job still in the queue is not a rescue and does not count towards the limit.
+        const { created } = await this.intake.enqueue(session.id);
+        if (created) result.requeued += 1;
+        return created;
+      }
       result.requeued += 1;
       if (session.state === 'UPLOADED') revalidate.push(session.id);
       else {
-        if (session.state === 'PROCESSING') await this.sessions.transition(session.id, 'QUEUED');
+        await this.sessions.transition(session.id, 'QUEUED');
         enqueue.push(session.id);
       }
+      return true;
     });
     // After the commits: the queue never carries work Postgres does not have.
     for (const id of enqueue) await this.intake.enqueue(id);
@@ -131,6 +144,7 @@ export class SessionSweeperService implements OnApplicationBootstrap, OnApplicat
       return videos;
     });
     for (const video of expired) if (video.upload_id) await this.uploads.remove(video.upload_id);
-    return expired.length;
+    const abandoned = await this.sessions.expireAbandoned(this.config.UPLOAD_EXPIRY_HOURS * 3600 * 1000, BATCH);
+    return expired.length + abandoned;
   }
 }

@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { Server } from '@tus/server';
 import { Metadata, type Upload } from '@tus/utils';
 import { DomainException, NotFoundDomainException } from '../../common/errors/domain.exception.js';
-import { buildProblem } from '../../common/errors/problem-details.js';
+import { buildProblem, PROBLEM_CONTENT_TYPE } from '../../common/errors/problem-details.js';
 import { currentContext, type RequestIdentity } from '../../common/http/request-context.js';
 import { CLOCK, type Clock } from '../../common/time/clock.js';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -88,6 +88,7 @@ export function declaredContainer(
 export class UploadsService implements OnModuleInit {
   private server!: Server;
   private readonly creations = new WeakMap<IncomingMessage, CreationContext>();
+  private readonly problemResponses = new WeakSet<IncomingMessage>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -108,6 +109,18 @@ export class UploadsService implements OnModuleInit {
       disableTerminationForFinishedUploads: true,
       allowedOrigins: this.config.CORS_ORIGINS.length > 0 ? this.config.CORS_ORIGINS : [],
       onUploadCreate: (req, upload) => this.onUploadCreate(nodeRequest(req), upload),
+      onResponseError: (req, error) => {
+        const node = nodeRequest(req);
+        if (node) this.problemResponses.add(node);
+        const status = 'status_code' in error && typeof error.status_code === 'number' ? error.status_code : 500;
+        const detail = 'body' in error && typeof error.body === 'string' ? error.body.trim() : '';
+        if (detail.startsWith('{')) return { status_code: status, body: detail }; // already a problem (our hooks)
+        return tusError(
+          status,
+          TUS_ERROR_CODES[status] ?? 'INTERNAL_ERROR',
+          status >= 500 ? 'Internal error.' : detail,
+        );
+      },
       onUploadFinish: async (_req, upload) => {
         await this.intake.finishUpload(upload.id, upload.offset);
         return {};
@@ -142,7 +155,25 @@ export class UploadsService implements OnModuleInit {
       }
     }
     hijack();
+    res.setHeader('x-request-id', currentContext()?.requestId ?? '');
+    this.answerProblemsAsProblems(req, res);
     await this.server.handle(req, res);
+  }
+
+  /**
+   * tus writes its error bodies as text; the ones mapped by `onResponseError` are our problem
+   * documents, so their content type is corrected to application/problem+json as the head is
+   * written. (Protocol checks tus answers before any handler — 412 without Tus-Resumable, 400
+   * invalid headers — stay plain text.)
+   */
+  private answerProblemsAsProblems(req: IncomingMessage, res: ServerResponse): void {
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((status: number, ...rest: unknown[]) => {
+      if (status >= 400 && this.problemResponses.has(req) && rest.length > 0) {
+        rest[rest.length - 1] = withContentType(rest[rest.length - 1], PROBLEM_CONTENT_TYPE);
+      }
+      return writeHead(status, ...rest);
+    }) as ServerResponse['writeHead'];
   }
 
   /** Validates a creation request against its session, before tus creates anything. */
@@ -174,6 +205,17 @@ export class UploadsService implements OnModuleInit {
     }
     const filename = metadata.filename ?? metadata.name ?? null;
     const filetype = metadata.filetype ?? metadata.type ?? null;
+    for (const [field, value] of [
+      ['filename', filename],
+      ['filetype', filetype],
+    ] as const) {
+      // eslint-disable-next-line no-control-regex
+      if (value !== null && (value.length > 255 || /[\u0000-\u001f\u007f]/.test(value))) {
+        throw new DomainException('UPLOAD_INVALID', `Upload-Metadata ${field} is too long or has control characters.`, [
+          { field, message: 'at most 255 printable characters' },
+        ]);
+      }
+    }
     const session = await this.transactions.runAs(identity, () => this.sessions.get(identity.userId, sessionId));
     if (session.state !== 'CREATED') {
       throw new DomainException('UPLOAD_EXISTS', `The session is ${session.state}: it takes one upload, when CREATED.`);
@@ -220,6 +262,39 @@ export class UploadsService implements OnModuleInit {
     if (!created) throw tusError(409, 'UPLOAD_EXISTS', 'This inventory session already has its upload.');
     return { metadata: upload.metadata };
   }
+}
+
+/** Stable codes of the errors tus itself answers (tus 1.0 statuses). */
+const TUS_ERROR_CODES: Record<number, string> = {
+  400: 'UPLOAD_INVALID',
+  403: 'UPLOAD_INVALID',
+  404: 'NOT_FOUND',
+  409: 'UPLOAD_OFFSET_CONFLICT',
+  410: 'UPLOAD_GONE',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  460: 'UPLOAD_CHECKSUM_MISMATCH',
+};
+
+/** `headers` (object, flat array or array of pairs, as Node's writeHead takes them) with its content type replaced. */
+function withContentType(headers: unknown, type: string): unknown {
+  if (Array.isArray(headers)) {
+    if (headers.every((entry) => Array.isArray(entry))) {
+      return (headers as [string, string][]).map(([name, value]) =>
+        name.toLowerCase() === 'content-type' ? [name, type] : [name, value],
+      );
+    }
+    const flat = [...(headers as string[])];
+    for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i]!.toLowerCase() === 'content-type') flat[i + 1] = type;
+    return flat;
+  }
+  if (headers && typeof headers === 'object') {
+    const copy: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(headers))
+      copy[name] = name.toLowerCase() === 'content-type' ? type : value;
+    return copy;
+  }
+  return headers;
 }
 
 function header(req: IncomingMessage, name: string): string | null {

@@ -99,9 +99,14 @@ export class VideoIntakeService {
     }
   }
 
-  /** Enqueues the processing job of a session (job id = session id: a second enqueue is a no-op). */
-  async enqueue(sessionId: string): Promise<void> {
-    await this.queue.enqueue(JobName.PROCESS_SESSION, { sessionId }, { jobId: sessionId });
+  /**
+   * Enqueues the processing job of a session (job id = session id: a second enqueue is a no-op).
+   *
+   * @returns created false when the session's job was already waiting or running.
+   */
+  async enqueue(sessionId: string): Promise<{ created: boolean }> {
+    const { created } = await this.queue.enqueue(JobName.PROCESS_SESSION, { sessionId }, { jobId: sessionId });
+    return { created };
   }
 
   /**

@@ -1,12 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/env.schema.js';
 import { TransactionService } from '../../database/transaction.service.js';
 import { InventorySessionService } from '../inventory/inventory-session.service.js';
 import type { FailureCode } from '../inventory/session-state.js';
+import type { LumaFrame } from '../media/frame-extractor.js';
 import { MediaProcessingService } from '../media/media-processing.service.js';
 import { OBJECT_STORAGE, type ObjectStorage } from '../storage/object-storage.port.js';
 import { VideoIntakeService } from './video-intake.service.js';
@@ -28,14 +30,52 @@ export interface ExtractedSession {
   /** Every sampled frame, in order, with its stored row (storage_key set for kept frames). */
   frames: { row: FrameRow; path: string }[];
   durationMs: number;
+  /** `performance.now()` when the job started (the session's `processing_ms` is measured from it). */
+  startedAt: number;
 }
 
 /**
- * The step after extraction (issue 6: vision provider, fusion, report, READY). It receives the
- * frames and must leave the session READY or throw. Registered by the analysis module.
+ * Wall-clock milliseconds of each step of one `process-session` job, in order; their sum is the
+ * job's time (issue 6 benchmark: "processing time … split by step"). Logged at info with the
+ * message `session processed` (see {@link VideoPipelineService.process}).
+ */
+export interface PipelineStepTimings {
+  /** ffmpeg sampling the video into frames. */
+  extract: number;
+  /** Sharpness and perceptual hash measured, frames selected. */
+  select: number;
+  /** Kept frames, thumbnail and contact sheet stored, frame rows written. */
+  store: number;
+  /** The vision provider on the frames it is given. */
+  detect: number;
+  /** Fusion of the detections across frames. */
+  fuse: number;
+  /** Evidence frames stored, catalogue matching, and the report transaction (lines, COGS, READY). */
+  write: number;
+}
+
+/** The steps the analysis times (see {@link PipelineStepTimings}). */
+export type AnalysisTimings = Pick<PipelineStepTimings, 'detect' | 'fuse' | 'write'>;
+
+/**
+ * The step after extraction (issue 6: vision provider, fusion, report, READY), registered by the
+ * analysis module. `start` is called once per job before extraction (it picks the provider);
+ * the returned {@link SessionAnalysis} gets the frames.
  */
 export interface SessionAnalyzer {
-  analyze(session: ExtractedSession, onProgress: (percent: number) => Promise<void>): Promise<void>;
+  start(sessionId: string): Promise<SessionAnalysis>;
+}
+
+/** One job's analysis, started before extraction (see {@link SessionAnalyzer}). */
+export interface SessionAnalysis {
+  /**
+   * Set when the active provider reads pixels on this machine (the offline barcode provider):
+   * the pipeline hands it every sampled frame's greyscale pixels as ffmpeg produces them, before
+   * selection, so reading overlaps decoding; a returned promise holds the next frame back.
+   */
+  readonly onFrame: ((frame: LumaFrame) => Promise<void> | void) | null;
+  /** Turns the extracted frames into the report; must leave the session READY or throw. */
+  analyze(session: ExtractedSession, onProgress: (percent: number) => Promise<void>): Promise<AnalysisTimings>;
 }
 
 /** Thrown when the worker lost its session (the sweeper re-queued it, or it ended meanwhile). */
@@ -107,21 +147,67 @@ export class VideoPipelineService {
     });
     if (!start) return;
     const { session, video } = start;
+    const startedAt = performance.now();
+    let mark = startedAt;
+    /** Milliseconds since the previous call (the step that just ended). */
+    const lap = (): number => {
+      const now = performance.now();
+      const elapsed = now - mark;
+      mark = now;
+      return elapsed;
+    };
+    if (!this.analyzer) throw new Error('no analysis step is registered');
     const directory = await mkdtemp(join(tmpdir(), `miinventario-${sessionId}-`));
+    // The sweeper's sign of life: the current progress, re-reported at least every third of
+    // SWEEPER_STUCK_MINUTES (at most every 30 s) however long a step takes, so a slow step is
+    // never mistaken for a dead worker.
+    let current = 0;
+    let lost = false;
+    const heartbeatMs = Math.max(200, Math.min(30_000, (this.config.SWEEPER_STUCK_MINUTES * 60_000) / 3));
+    const heartbeat = setInterval(() => {
+      this.sessions
+        .reportProgress(sessionId, current)
+        .then((alive) => {
+          if (!alive) lost = true;
+        })
+        .catch((error: unknown) => this.logger.warn({ err: error, sessionId }, 'heartbeat failed'));
+    }, heartbeatMs);
+    heartbeat.unref();
     try {
       const progress = async (percent: number) => {
-        if (!(await this.sessions.reportProgress(sessionId, percent))) throw new SessionLostError(sessionId);
+        current = percent;
+        if (lost || !(await this.sessions.reportProgress(sessionId, percent))) throw new SessionLostError(sessionId);
       };
       await progress(1);
+      const analysis = await this.analyzer.start(sessionId);
+      let framesHandedEarly = 0;
+      const { onFrame } = analysis;
+      const onLuma = onFrame
+        ? (frame: LumaFrame) => {
+            framesHandedEarly += 1;
+            return onFrame(frame);
+          }
+        : undefined;
       const extracted = await this.intake.withLocalVideo(video, (path) =>
-        this.media.extract(path, join(directory, 'frames')),
+        this.media.extract(path, join(directory, 'frames'), { onLuma }),
       );
       if (extracted.length === 0) throw new PipelineFailure('NO_USABLE_FRAMES', 'ffmpeg produced no frame');
+      // A truncated or damaged file can pass the probe (its header names the full duration) and
+      // decode only a part: counting that part would charge for a partial inventory.
+      const lastMs = extracted[extracted.length - 1]!.timestampMs;
+      if (video.duration_ms && lastMs < video.duration_ms - Math.max(2000, video.duration_ms * 0.1)) {
+        throw new PipelineFailure(
+          'VIDEO_UNREADABLE',
+          `the video is truncated or damaged: frames stop at ${(lastMs / 1000).toFixed(1)} s of ${(video.duration_ms / 1000).toFixed(1)} s`,
+        );
+      }
+      const extractMs = lap();
       await progress(10);
       const measured = await this.media.measure(extracted);
       await progress(30);
       const durationMs = video.duration_ms ?? extracted[extracted.length - 1]!.timestampMs + 1;
       const decisions = this.media.select(measured, { durationMs });
+      const selectMs = lap();
       const kept = decisions.filter((decision) => decision.kept);
       if (kept.length === 0) {
         throw new PipelineFailure('NO_USABLE_FRAMES', `all ${decisions.length} sampled frames were blurred`);
@@ -161,9 +247,9 @@ export class VideoPipelineService {
         return inserted;
       });
       await progress(40);
-      if (!this.analyzer) throw new Error('no analysis step is registered');
       const byIndex = new Map(measured.map((frame) => [frame.index, frame.path]));
-      await this.analyzer.analyze(
+      const storeMs = lap();
+      const analyzed = await analysis.analyze(
         {
           sessionId,
           storeId: session.storeId,
@@ -171,10 +257,25 @@ export class VideoPipelineService {
           directory,
           frames: frameRows.map((row) => ({ row, path: byIndex.get(row.frame_index)! })),
           durationMs,
+          startedAt,
         },
         progress,
       );
+      const steps: PipelineStepTimings = { extract: extractMs, select: selectMs, store: storeMs, ...analyzed };
+      this.logger.log(
+        {
+          sessionId,
+          totalMs: Math.round(performance.now() - startedAt),
+          steps: Object.fromEntries(Object.entries(steps).map(([step, ms]) => [step, Math.round(ms)])),
+          videoMs: durationMs,
+          framesSampled: rows.length,
+          framesKept: kept.length,
+          framesHandedEarly,
+        },
+        'session processed',
+      );
     } finally {
+      clearInterval(heartbeat);
       await rm(directory, { recursive: true, force: true });
     }
   }

@@ -39,6 +39,19 @@ export interface FrameInput {
   height: number;
 }
 
+/**
+ * A sampled frame's pixels as 8-bit grey levels, row-major, `width × height` bytes (the
+ * extractor's copy, taken before JPEG compression), for {@link VisionProvider.prefetch}.
+ */
+export interface GreyFrame {
+  /** Position of the frame in the sampled sequence (the {@link FrameInput.index} it will have). */
+  index: number;
+  /** Pixels: the frame's JPEG size. */
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
 /** One product candidate in one frame. */
 export interface ProductCandidate {
   /** Product name as read or recognised (Spanish when the provider names it); null for a bare barcode read. */
@@ -90,6 +103,14 @@ export interface ProviderCost {
  */
 export interface VisionProvider {
   detectProducts(frames: readonly FrameInput[]): Promise<DetectionResult[]>;
+  /**
+   * Optional, for providers that read pixels on this machine (barcode): starts on a frame's
+   * greyscale pixels while the video is still being extracted; the next `detectProducts` input
+   * with the same `index` uses that work instead of its JPEG, and the other prefetched frames
+   * (e.g. dropped as blurred) are forgotten. A returned promise asks the caller to hold the next
+   * frame until it resolves (bounded memory).
+   */
+  prefetch?(frame: GreyFrame): Promise<void> | void;
   /** Cost of the last `detectProducts` call (zero for the offline barcode provider). */
   getCost(): ProviderCost;
   getProvider(): VisionProviderName | string;

@@ -9,6 +9,7 @@ import {
   type Box,
   type DetectionResult,
   type FrameInput,
+  type GreyFrame,
   type ProductCandidate,
   type ProviderCost,
   type VisionProvider,
@@ -90,17 +91,27 @@ interface RawRead {
   lineCount: number;
 }
 
+/** 8-bit pixels, row-major: grey (1 channel), RGB (3) or RGBA (4). */
 interface DecodedImage {
-  data: Buffer;
+  data: Uint8Array;
   width: number;
   height: number;
+  channels: 1 | 3 | 4;
 }
 
 interface DecodeTask {
   data: ArrayBuffer;
   width: number;
   height: number;
+  channels: 1 | 3 | 4;
   tiles: ReadonlyArray<readonly [number, number, number, number]>;
+}
+
+/** What one frame's decoding found, before it is stamped with the frame's ids. */
+interface FrameRead {
+  width: number;
+  height: number;
+  candidates: ProductCandidate[];
 }
 
 interface PendingTask {
@@ -254,6 +265,11 @@ export class BarcodeVisionProvider implements VisionProvider {
   private readonly tiles: boolean;
   private readonly workers: number;
   private lastUnits = 0;
+  /** Reads started by {@link prefetch}, by frame index, for the next {@link detectProducts}. */
+  private readonly prefetched = new Map<number, Promise<FrameRead>>();
+  /** Prefetched reads not finished yet, and who waits for one of them to finish. */
+  private prefetching = 0;
+  private readonly prefetchWaiters: Array<() => void> = [];
 
   constructor(options: BarcodeProviderOptions = {}) {
     this.extraAngles = (options.extraAnglesDeg ?? []).filter((angle) => angle % 360 !== 0);
@@ -261,9 +277,15 @@ export class BarcodeVisionProvider implements VisionProvider {
     this.workers = Math.max(1, Math.floor(options.workers ?? Math.min(2, availableParallelism())));
   }
 
-  /** One {@link DetectionResult} per frame, in input order; width/height are the JPEG's pixels. */
+  /**
+   * One {@link DetectionResult} per frame, in input order; width/height are the frame's pixels. A
+   * frame whose `index` was given to {@link prefetch} since the last call uses that read (its
+   * greyscale pixels) and its JPEG is not opened; the other prefetched reads are dropped.
+   */
   async detectProducts(frames: readonly FrameInput[]): Promise<DetectionResult[]> {
     this.lastUnits = 0;
+    const prefetched = new Map(this.prefetched);
+    this.prefetched.clear();
     const pool = poolOf(this.workers);
     const results: DetectionResult[] = new Array<DetectionResult>(frames.length);
     // Frames in flight: enough to keep every decoder thread and sharp's threads busy.
@@ -276,15 +298,14 @@ export class BarcodeVisionProvider implements VisionProvider {
         next += 1;
         const frame = frames[i]!;
         try {
-          const image = await decodeImage(frame);
-          const candidates = await this.decodeFrame(pool, image);
+          const read = await (prefetched.get(frame.index) ?? this.readFrame(pool, await decodeImage(frame)));
           results[i] = {
             frameId: frame.frameId,
             index: frame.index,
             timestampMs: frame.timestampMs,
-            width: image.width,
-            height: image.height,
-            candidates,
+            width: read.width,
+            height: read.height,
+            candidates: read.candidates,
           };
           this.lastUnits += 1;
         } catch (error) {
@@ -295,6 +316,33 @@ export class BarcodeVisionProvider implements VisionProvider {
     await Promise.all(Array.from({ length: Math.min(inFlight, frames.length) }, lane));
     if (failure !== null) throw failure;
     return results;
+  }
+
+  /**
+   * Starts decoding a frame from its greyscale pixels (the extractor's copy, taken before JPEG
+   * compression) while the video is still being extracted: the next {@link detectProducts} uses
+   * this read for the input with the same `index`. The pixels are moved to a decoder thread (the
+   * buffer is detached afterwards). Returns a promise when enough frames are already waiting
+   * (2 per decoder thread): the caller should hold the next frame until it resolves.
+   *
+   * @throws RangeError when `data` holds fewer than width × height bytes.
+   */
+  prefetch(frame: GreyFrame): Promise<void> | void {
+    if (!(frame.width > 0 && frame.height > 0 && frame.data.length >= frame.width * frame.height)) {
+      throw new RangeError(`a ${frame.width}x${frame.height} grey frame needs ${frame.width * frame.height} bytes`);
+    }
+    const image: DecodedImage = { data: frame.data, width: frame.width, height: frame.height, channels: 1 };
+    const read = this.readFrame(poolOf(this.workers), image);
+    this.prefetching += 1;
+    const settle = (): void => {
+      this.prefetching -= 1;
+      this.prefetchWaiters.shift()?.();
+    };
+    // A failure surfaces in detectProducts, if the frame is asked for; never as an unhandled rejection.
+    read.then(settle, settle);
+    this.prefetched.set(frame.index, read);
+    if (this.prefetching < this.workers * 2) return;
+    return new Promise((resolve) => this.prefetchWaiters.push(resolve));
   }
 
   /** Zero cost; `units` = frames decoded by the last call. */
@@ -318,7 +366,12 @@ export class BarcodeVisionProvider implements VisionProvider {
     return null;
   }
 
-  /** All codes of one RGBA frame, every pass merged. */
+  /** All codes of one frame, every pass merged, with the frame's size. */
+  private async readFrame(pool: DecoderPool, image: DecodedImage): Promise<FrameRead> {
+    return { width: image.width, height: image.height, candidates: await this.decodeFrame(pool, image) };
+  }
+
+  /** All codes of one frame, every pass merged. */
   private async decodeFrame(pool: DecoderPool, image: DecodedImage): Promise<ProductCandidate[]> {
     const tiled = this.tiles && Math.max(image.width, image.height) >= MIN_TILED_SIDE_PX;
     const tiles = !tiled ? [] : image.width >= image.height ? LANDSCAPE_TILES : PORTRAIT_TILES;
@@ -346,18 +399,19 @@ function toTask(image: DecodedImage, tiles: DecodeTask['tiles']): DecodeTask {
   const { data } = image;
   const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
   const buffer = owned ? data.buffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-  return { data: buffer as ArrayBuffer, width: image.width, height: image.height, tiles };
+  return { data: buffer as ArrayBuffer, width: image.width, height: image.height, channels: image.channels, tiles };
 }
 
-/** Reads a frame JPEG into RGBA pixels (EXIF orientation applied). */
+/** Reads a frame JPEG into RGB pixels (EXIF orientation applied; the decoder thread takes the luminance). */
 async function decodeImage(frame: FrameInput): Promise<DecodedImage> {
   try {
     const { data, info } = await sharp(frame.path, { failOn: 'error' })
       .autoOrient()
-      .ensureAlpha()
+      .removeAlpha()
+      .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height };
+    return { data, width: info.width, height: info.height, channels: channelsOf(info.channels) };
   } catch (error) {
     throw new VisionProviderError(
       'PROVIDER_REJECTED',
@@ -369,12 +423,20 @@ async function decodeImage(frame: FrameInput): Promise<DecodedImage> {
 
 /** The frame turned clockwise by `angle` degrees about its centre, on a white background (canvas grows). */
 async function rotateImage(image: DecodedImage, angle: number): Promise<DecodedImage> {
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
+  const { data, info } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: image.channels },
+  })
     .rotate(angle, { background: { r: 255, g: 255, b: 255, alpha: 1 } })
-    .ensureAlpha()
+    .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
+  return { data, width: info.width, height: info.height, channels: channelsOf(info.channels) };
+}
+
+/** sharp's channel count as a decoder input (grey + alpha is not produced by these pipelines). */
+function channelsOf(channels: number): 1 | 3 | 4 {
+  if (channels === 1 || channels === 3 || channels === 4) return channels;
+  throw new Error(`unexpected ${channels}-channel pixels`);
 }
 
 /** Maps a point of the turned copy back to the frame (inverse of sharp's rotation about the centres). */
@@ -394,9 +456,11 @@ function unrotatePoint(
 
 /**
  * Merges reads of one frame: reads with the same digits whose boxes touch, or whose centres are
- * closer than half the code's length, are one code (read by several scan directions, tiles or
- * passes; two tiles may each read a different part of the bars). Two units of one product sit at
- * least a code height apart. The merged box is the union, the line count the best.
+ * closer than half the code's length, or whose boxes grown across the bars to a whole symbol
+ * ({@link symbolExtent}) touch, are one code (read by several scan directions, tiles or passes;
+ * two tiles may each read a different part of the bars, e.g. its top and its bottom rows). Two
+ * units of one product sit at least a code height apart. The merged box is the union, the line
+ * count the best.
  */
 function mergeReads(reads: RawRead[], width: number, height: number): ProductCandidate[] {
   const items = reads
@@ -417,7 +481,8 @@ function mergeReads(reads: RawRead[], width: number, height: number): ProductCan
     for (let j = i + 1; j < items.length; j += 1) {
       const a = items[i]!;
       const b = items[j]!;
-      if (a.read.digits === b.read.digits && sameCode(a.box, b.box)) parent[find(j)] = find(i);
+      if (a.read.digits !== b.read.digits) continue;
+      if (sameCode(a.box, b.box) || sameCode(symbolExtent(a.box), symbolExtent(b.box))) parent[find(j)] = find(i);
     }
   }
   const groups = new Map<number, typeof items>();
@@ -435,11 +500,12 @@ function mergeReads(reads: RawRead[], width: number, height: number): ProductCan
     const consistent = group.filter((g) => Math.abs(longerSide(g.box) - length) <= 0.15 * length);
     return { read: best.read, box: consistent.map((g) => g.box).reduce(unionBox), lineCount: best.read.lineCount };
   });
-  // Different digits over the same bars (or just below them, on the printed digits): the read on
-  // fewer scan lines is a misread of the other. ZXing applies this rule inside one pass; tiles and
+  // Different digits over the same bars (or just below them, on the printed digits; anywhere
+  // across the symbol, which a read on a few scan lines only partly covers): the read on fewer
+  // scan lines is a misread of the other. ZXing applies this rule inside one pass; tiles and
   // passes are merged here.
   const kept = merged.filter(
-    (a) => !merged.some((b) => b !== a && b.lineCount > a.lineCount && overlapShare(a.box, b.box) >= 0.5),
+    (a) => !merged.some((b) => b !== a && b.lineCount > a.lineCount && overlapShare(a.box, symbolExtent(b.box)) >= 0.5),
   );
   const candidates: ProductCandidate[] = kept.map(({ read, box, lineCount }) => ({
     name: null,
@@ -497,6 +563,26 @@ function sameCode(a: Box, b: Box): boolean {
   if (a.x <= b.x + b.w + 2 && b.x <= a.x + a.w + 2 && a.y <= b.y + b.h + 2 && b.y <= a.y + a.h + 2) return true;
   const length = Math.max(a.w, a.h, b.w, b.h);
   return Math.hypot(a.x + a.w / 2 - b.x - b.w / 2, a.y + a.h / 2 - b.y - b.h / 2) < length / 2;
+}
+
+/**
+ * Bar height ÷ bar length of an EAN/UPC symbol, rounded down: EAN-13 at nominal size has bars
+ * 22.85 mm high over 31.35 mm (95 modules of 0.33 mm; GS1 General Specifications, EAN/UPC
+ * symbol dimensions), ≈ 0.73.
+ */
+const SYMBOL_HEIGHT_RATIO = 0.7;
+
+/**
+ * The box of a read grown across its bars, about its centre line, to a whole symbol's bar height
+ * ({@link SYMBOL_HEIGHT_RATIO} × its length): a read on a few scan lines is a thin strip of the
+ * symbol, anywhere between the top and the bottom of the bars. The longer side is the code's
+ * length (bars run across it); a box already that tall is returned as it is.
+ */
+function symbolExtent(box: Box): Box {
+  const length = longerSide(box);
+  const across = SYMBOL_HEIGHT_RATIO * length;
+  if (box.w >= box.h) return box.h >= across ? box : { ...box, y: box.y - (across - box.h) / 2, h: across };
+  return box.w >= across ? box : { ...box, x: box.x - (across - box.w) / 2, w: across };
 }
 
 function longerSide(box: Box): number {
