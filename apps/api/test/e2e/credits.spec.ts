@@ -125,6 +125,19 @@ describe('credits over HTTP', () => {
       metadata: { credits: 5, reason: 'compensación por falla' },
     });
     expect(await auditCount('credits.adjusted')).toBe(1);
+    // An unknown account: 404, nothing written.
+    const unknown = await send(
+      'POST',
+      '/api/v1/admin/credits/wallets/00000000-0000-4000-8000-000000000000/adjustments',
+      admin,
+      {
+        credits: 1,
+        reason: 'cuenta inexistente',
+      },
+    );
+    expect(unknown.statusCode, unknown.body).toBe(404);
+    expect(unknown.json().code).toBe('NOT_FOUND');
+    expect(await auditCount('credits.adjusted')).toBe(1);
   });
 
   it('pages my transactions newest first with a cursor, filters by type, and refuses limit > 100', async () => {

@@ -498,7 +498,19 @@ export class CreditsService {
     const admin = currentContext()?.identity?.userId ?? SYSTEM_USER_ID;
     const key = input.idempotencyKey ? `admin-adjust:${admin}:${input.idempotencyKey}` : `admin-adjust:${randomUUID()}`;
     const { entry, created } = await this.asSystem(async (actor) => {
-      const walletId = await this.ledger.openWallet(input.userId);
+      let walletId: string;
+      try {
+        walletId = await this.ledger.openWallet(input.userId);
+      } catch (error) {
+        // 23503 foreign_key_violation: no such account (the wallet's user_id references it).
+        if (
+          (error as { code?: string; driverError?: { code?: string } }).code === '23503' ||
+          (error as { driverError?: { code?: string } }).driverError?.code === '23503'
+        ) {
+          throw new NotFoundDomainException('Account');
+        }
+        throw error;
+      }
       return this.writeOne(
         {
           walletId,
