@@ -172,6 +172,7 @@ describe('stores, members and invitations', () => {
       [{ name: 'Tienda', giro: 'abarrotes', ownerId: owner.user.id }, '(body)'],
       [{ name: '   ', giro: 'abarrotes' }, 'name'],
       [{ giro: 'abarrotes' }, 'name'],
+      [{ name: 'Tienda\u0007\u001b[31mX', giro: 'abarrotes' }, 'name'],
     ];
     for (const [payload, field] of cases) {
       const response = await call(owner, 'POST', '/api/v1/stores', payload);

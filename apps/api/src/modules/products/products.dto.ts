@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { singleLineText } from '../../common/http/text.js';
 import { isValidGtin, toGtin14 } from '../vision/gtin.js';
 import { MAX_PRODUCT_NAME_LENGTH } from './product-name.js';
 import { PRODUCT_SOURCES, type ProductListPosition } from './products.repository.js';
@@ -19,7 +20,7 @@ const gtin = z
   .overwrite((value) => toGtin14(value) ?? value)
   .describe('EAN-8, UPC-A, EAN-13 or GTIN-14 digits with a valid check digit; returned as GTIN-14');
 
-const name = z.string().trim().min(1).max(MAX_PRODUCT_NAME_LENGTH).describe('Product name as the shop calls it');
+const name = singleLineText(MAX_PRODUCT_NAME_LENGTH).describe('Product name as the shop calls it');
 const optionalText = (max: number, what: string) =>
   z
     .string()

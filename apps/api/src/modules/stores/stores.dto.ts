@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { singleLineText } from '../../common/http/text.js';
 
 /**
  * Store giros (issue 3) as stored ASCII codes; clients show the Spanish label
@@ -47,7 +48,7 @@ export function canonicalTimeZone(value: string): string {
   return new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
 }
 
-const name = z.string().trim().min(1).max(120).describe('Name of the shop as its owner calls it');
+const name = singleLineText(120).describe('Name of the shop as its owner calls it');
 const giro = z.enum(GIROS).describe('Kind of shop: a code the client shows in Spanish');
 const address = z.string().trim().max(300).nullable().describe('Free-text address; empty or null for none');
 const timeZone = z
