@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { CLOCK, type Clock } from '../../common/time/clock.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/env.schema.js';
 import { TransactionService } from '../../database/transaction.service.js';
@@ -45,8 +44,14 @@ const TEXT = {
  * half-written; the job's failure handling FAILS the session and voids the hold.
  *
  * Frames sent: the offline `barcode` provider reads every sampled frame that is not blurred
- * (denser coverage counts better and costs nothing); a cloud provider gets only the kept frames
- * (sharp, distinct, at most FRAME_MAX_PER_MINUTE per minute of video).
+ * (denser coverage counts better and costs nothing), and starts on each one, from its greyscale
+ * pixels, while ffmpeg is still extracting (its `prefetch`, through `start`'s `onFrame`; the reads
+ * of frames later found blurred are dropped); a cloud provider gets only the kept frames (sharp,
+ * distinct, at most FRAME_MAX_PER_MINUTE per minute of video), after selection.
+ *
+ * Timing (issue 6 benchmark): `analyze` returns the wall-clock milliseconds of its steps (detect,
+ * fuse, write) and stores the whole job's time, from PROCESSING to the report transaction, as the
+ * session's `processing_ms` (bench/pipeline.md).
  *
  * A video with no readable product ends READY with zero lines and a Spanish message
  * (`resultMessage`), and the credit is spent: the video was processed (documented choice:
@@ -58,7 +63,6 @@ export class SessionAnalysisService implements SessionAnalyzer, OnModuleInit {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(CLOCK) private readonly clock: Clock,
     private readonly transactions: TransactionService,
     private readonly pipeline: VideoPipelineService,
     private readonly sessions: InventorySessionService,

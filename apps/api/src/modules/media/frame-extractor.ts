@@ -4,7 +4,7 @@ import { defaultMediaTools } from './ffmpeg-binaries.js';
 import { MediaToolError } from './media-errors.js';
 import { runTool } from './media-process.js';
 import { MEASURE_SIZE_PX } from './frame-selector.js';
-import { probeVideo, type VideoProbe } from './video-probe.js';
+import { probeVideo, type ExtractionProbe, type VideoProbe } from './video-probe.js';
 
 /** One frame written by {@link extractFrames}: a JPEG on local disk. */
 export interface ExtractedFrame {
@@ -20,7 +20,8 @@ export interface ExtractedFrame {
   /**
    * Absolute path of the frame's measuring copy: the same picture, greyscale, long side
    * {@link MEASURE_SIZE_PX}, as a binary PGM (P5), taken from the frame before JPEG compression;
-   * `measureFrames` reads it instead of decoding the JPEG. Null when not written.
+   * `measureFrames` reads it instead of decoding the JPEG. Null when not written (none asked for,
+   * or streamed to `onLuma` instead).
    */
   greyPath: string | null;
 }
@@ -36,6 +37,12 @@ export interface LumaFrame {
   width: number;
   height: number;
   data: Buffer;
+  /**
+   * The frame's measuring copy (see {@link ExtractedFrame.greyPath}: greyscale, long side
+   * {@link MEASURE_SIZE_PX}, row-major, `width × height` bytes), streamed with the frame instead of
+   * written to a file; null when `measureCopies` is off.
+   */
+  measureCopy: { width: number; height: number; data: Buffer } | null;
 }
 
 /** Options of {@link extractFrames}. */
@@ -44,17 +51,19 @@ export interface ExtractOptions {
   fps?: number;
   /** Longest side of a frame, pixels (`FRAME_MAX_SIDE_PX`, default 1280); never upscaled. */
   maxSidePx?: number;
-  /** What {@link probeVideo} said about the file; probed again when absent. */
-  probe?: VideoProbe;
+  /** What {@link probeVideo} said about the file (or its stored fields); probed again when absent. */
+  probe?: ExtractionProbe;
   /** Also write each frame's greyscale measuring copy (default true; see {@link ExtractedFrame.greyPath}). */
   measureCopies?: boolean;
   /** JPEG quality as ffmpeg's `-q:v` (2 best … 31 worst; default 3). */
   jpegQuality?: number;
   /**
    * Called with each sampled frame's full-size greyscale pixels, in order, as soon as ffmpeg has
-   * produced it (the same process writes them to a pipe besides the JPEGs), so that reading the
-   * frames can overlap the decoding of the video. While a promise it returns is pending, ffmpeg
-   * is held back (at most one frame is buffered here). An error it throws fails the extraction.
+   * produced it (the same process writes them to a pipe besides the JPEGs), so that reading and
+   * measuring the frames can overlap the decoding of the video; the measuring copies then come
+   * with them ({@link LumaFrame.measureCopy}) and no PGM file is written. While a promise it
+   * returns is pending, ffmpeg is held back (at most one frame is buffered here). An error it
+   * throws fails the extraction.
    */
   onLuma?: (frame: LumaFrame) => void | Promise<void>;
   /** ffmpeg decoding threads (0 = one per core, the default). */
@@ -104,7 +113,8 @@ export async function extractFrames(
   }
   const file = resolve(videoPath);
   const directory = resolve(outDir);
-  const probe = options.probe ?? (await probeVideo(file, { ffprobePath: options.ffprobePath, signal: options.signal }));
+  const probe: ExtractionProbe =
+    options.probe ?? (await probeVideo(file, { ffprobePath: options.ffprobePath, signal: options.signal }));
   const size = outputSize(probe.width, probe.height, maxSidePx);
   // The scale works on the stored (unrotated) picture: swap the target for quarter turns.
   const quarter = probe.rotation === 90 || probe.rotation === 270;
@@ -118,16 +128,28 @@ export async function extractFrames(
   const grey = measureSize(size.width, size.height);
   const { onLuma } = options;
   // Lanczos from the upright frame, as sharp resizes the JPEG in measureFrame.
-  // Besides the JPEGs: the measuring copies, and the full-size greyscale frames for `onLuma`.
-  const branches = [
-    ...(measureCopies ? [['m', `scale=${grey.width}:${grey.height}:flags=lanczos,format=gray[grey]`]] : []),
-    ...(onLuma ? [['l', 'format=gray[luma]']] : []),
-  ];
+  const measureChain = `scale=${grey.width}:${grey.height}:flags=lanczos,format=gray`;
+  // With `onLuma`, one raw greyscale stream on stdout: each frame, with its measuring copy
+  // stacked under it (both padded to the wider of the two), so the two arrive together.
+  const stackWidth = Math.max(size.width, grey.width);
+  const stream = !onLuma
+    ? null
+    : measureCopies
+      ? {
+          labels: '[l][m]',
+          chains:
+            `[l]format=gray,pad=${stackWidth}:ih[lp];[m]${measureChain},pad=${stackWidth}:ih[mp];` +
+            '[lp][mp]vstack=inputs=2[luma]',
+        }
+      : { labels: '[l]', chains: '[l]format=gray[luma]' };
+  const files = !stream && measureCopies ? { labels: '[m]', chains: `[m]${measureChain}[grey]` } : null;
+  const branches = [stream, files].filter((branch) => branch !== null);
+  const outputs = branches.reduce((count, branch) => count + (branch.labels.match(/\[/g)?.length ?? 0), 1);
   const graph =
     branches.length === 0
       ? `[0:v:0]${frameChain}[frames]`
-      : `[0:v:0]${frameChain},split=${branches.length + 1}[frames]${branches.map(([label]) => `[${label}]`).join('')};` +
-        branches.map(([label, chain]) => `[${label}]${chain}`).join(';');
+      : `[0:v:0]${frameChain},split=${outputs}[frames]${branches.map((branch) => branch.labels).join('')};` +
+        branches.map((branch) => branch.chains).join(';');
   await mkdir(directory, { recursive: true });
 
   const demuxer = probe.formatName.split(',')[0];
@@ -159,13 +181,13 @@ export async function extractFrames(
     '-frame_pts',
     '1',
     `file:${join(directory, 'frame-%d.jpg')}`,
-    ...(measureCopies
+    ...(files
       ? ['-map', '[grey]', '-c:v', 'pgm', '-f', 'image2', '-frame_pts', '1', `file:${join(directory, 'grey-%d.pgm')}`]
       : []),
-    ...(onLuma ? ['-map', '[luma]', '-c:v', 'rawvideo', '-f', 'rawvideo', 'pipe:1'] : []),
+    ...(stream ? ['-map', '[luma]', '-c:v', 'rawvideo', '-f', 'rawvideo', 'pipe:1'] : []),
   ];
   const timeoutMs = options.timeoutMs ?? 60_000 + 3 * probe.durationMs;
-  const luma = onLuma ? lumaReader(size, onLuma) : null;
+  const luma = onLuma ? lumaReader(size, measureCopies ? grey : null, onLuma) : null;
   const result = await runTool(ffmpeg, args, {
     timeoutMs,
     signal: options.signal,
@@ -204,27 +226,43 @@ export async function extractFrames(
 }
 
 /**
- * Cuts ffmpeg's raw greyscale stream into frames of `width × height` bytes and hands them to
- * `onLuma` in order; a promise it returns holds the stream (see runTool's `onStdout`).
+ * Cuts ffmpeg's raw greyscale stream into frames (each `size` with, when `copy` is given, its
+ * measuring copy stacked under it, both padded to the wider) and hands them to `onLuma` in
+ * order, each image in its own buffer; a promise it returns holds the stream (see runTool's
+ * `onStdout`).
  */
 function lumaReader(
   size: { width: number; height: number },
+  copy: { width: number; height: number } | null,
   onLuma: (frame: LumaFrame) => void | Promise<void>,
 ): { push: (chunk: Buffer) => void | Promise<void>; frames: () => number; leftover: () => number } {
-  const frameBytes = size.width * size.height;
-  let frame = Buffer.allocUnsafe(frameBytes);
+  const stride = Math.max(size.width, copy?.width ?? 0);
+  const frameBytes = stride * (size.height + (copy?.height ?? 0));
+  const stacked = Buffer.allocUnsafe(frameBytes);
   let filled = 0;
   let index = 0;
+  /** Rows `top`… of the stacked frame, `width` bytes each, into a buffer of their own. */
+  const region = (top: number, width: number, height: number): Buffer => {
+    if (width === stride) return Buffer.from(stacked.subarray(top * stride, (top + height) * stride));
+    const out = Buffer.allocUnsafe(width * height);
+    for (let y = 0; y < height; y += 1) stacked.copy(out, y * width, (top + y) * stride, (top + y) * stride + width);
+    return out;
+  };
   const push = (chunk: Buffer): void | Promise<void> => {
     let offset = 0;
     while (offset < chunk.length) {
-      const copied = chunk.copy(frame, filled, offset);
+      const copied = chunk.copy(stacked, filled, offset);
       filled += copied;
       offset += copied;
       if (filled === frameBytes) {
-        const done = { index, width: size.width, height: size.height, data: frame };
+        const done: LumaFrame = {
+          index,
+          width: size.width,
+          height: size.height,
+          data: region(0, size.width, size.height),
+          measureCopy: copy ? { ...copy, data: region(size.height, copy.width, copy.height) } : null,
+        };
         index += 1;
-        frame = Buffer.allocUnsafe(frameBytes);
         filled = 0;
         const pending = onLuma(done);
         if (pending) {

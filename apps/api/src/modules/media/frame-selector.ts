@@ -114,6 +114,20 @@ export async function measureFrames<T extends { path: string; greyPath?: string 
   }));
 }
 
+/**
+ * Measures a measuring copy given as pixels (8-bit grey, row-major, `width × height` bytes, long
+ * side {@link MEASURE_SIZE_PX}; e.g. streamed by `extractFrames`' `onLuma`): the same measures as
+ * {@link measureGreyCopy} on the same pixels written as a PGM.
+ *
+ * @throws RangeError when `pixels` holds fewer than width × height bytes.
+ */
+export async function measureGreyPixels(pixels: Uint8Array, width: number, height: number): Promise<FrameMeasure> {
+  if (!(width > 0 && height > 0 && pixels.length >= width * height)) {
+    throw new RangeError(`a ${width}x${height} grey image needs ${width * height} bytes`);
+  }
+  return measureGrey(Buffer.from(pixels.buffer, pixels.byteOffset, width * height), width, height);
+}
+
 async function measureGrey(pixels: Buffer, width: number, height: number): Promise<FrameMeasure> {
   const sharpness = laplacianVariance(pixels, width, height);
   const small = await sharp(pixels, { raw: { width, height, channels: 1 } })

@@ -25,6 +25,7 @@ export {
   measureFrame,
   measureFrames,
   measureGreyCopy,
+  measureGreyPixels,
   perceptualHash,
   selectFrames,
   MEASURE_SIZE_PX,
@@ -38,7 +39,9 @@ export { MediaToolError, VideoRejectedError, type VideoRejectionCode } from './m
 export {
   normalizeContainer,
   probeVideo,
+  storedExtractionProbe,
   validateVideo,
+  type ExtractionProbe,
   type FfprobeOutput,
   type ProbeOptions,
   type ValidateOptions,

@@ -6,12 +6,19 @@ import { resolveMediaTools, type MediaTools } from './ffmpeg-binaries.js';
 import { extractFrames, type ExtractedFrame, type LumaFrame } from './frame-extractor.js';
 import {
   measureFrames,
+  measureGreyPixels,
   selectFrames,
   type FrameDecision,
   type FrameMeasure,
   type SelectableFrame,
 } from './frame-selector.js';
-import { probeVideo, validateVideo, type VideoProbe, type VideoValidation } from './video-probe.js';
+import {
+  probeVideo,
+  validateVideo,
+  type ExtractionProbe,
+  type VideoProbe,
+  type VideoValidation,
+} from './video-probe.js';
 
 /**
  * The media steps of the video pipeline with the configuration applied (issue 5 "Validation",
@@ -78,7 +85,7 @@ export class MediaProcessingService {
     path: string,
     outDir: string,
     options: {
-      probe?: VideoProbe;
+      probe?: ExtractionProbe;
       signal?: AbortSignal;
       onLuma?: (frame: LumaFrame) => void | Promise<void>;
     } = {},
@@ -97,6 +104,16 @@ export class MediaProcessingService {
   /** Sharpness and perceptual hash of every frame, in order, each frame's other fields kept. */
   measure<T extends { path: string }>(frames: readonly T[]): Promise<(T & FrameMeasure)[]> {
     return measureFrames(frames);
+  }
+
+  /**
+   * Sharpness and perceptual hash of one frame from its measuring copy's pixels (as `extract`'s
+   * `onLuma` streams them: grey, long side 512 px), the same as `measure` from the file.
+   *
+   * @throws RangeError when `data` holds fewer than width × height bytes.
+   */
+  measureCopy(copy: { data: Uint8Array; width: number; height: number }): Promise<FrameMeasure> {
+    return measureGreyPixels(copy.data, copy.width, copy.height);
   }
 
   /**

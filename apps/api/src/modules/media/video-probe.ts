@@ -76,6 +76,23 @@ export interface VideoProbe {
   raw: FfprobeOutput;
 }
 
+/** What frame extraction needs of a probe (`extractFrames`' `probe` option). */
+export type ExtractionProbe = Pick<VideoProbe, 'formatName' | 'durationMs' | 'width' | 'height' | 'rotation'>;
+
+/**
+ * The extraction fields of a probe stored as JSON (`media.videos.probe`, written at validation),
+ * or null when `value` does not hold them all, well formed (then the file is probed again).
+ */
+export function storedExtractionProbe(value: unknown): ExtractionProbe | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { formatName, durationMs, width, height, rotation } = value as Record<string, unknown>;
+  const positive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+  if (typeof formatName !== 'string' || formatName.length === 0 || !positive(durationMs)) return null;
+  if (!positive(width) || !positive(height) || !Number.isInteger(width) || !Number.isInteger(height)) return null;
+  if (rotation !== 0 && rotation !== 90 && rotation !== 180 && rotation !== 270) return null;
+  return { formatName, durationMs, width, height, rotation };
+}
+
 /** Limits of {@link probeVideo}. */
 export interface ProbeOptions {
   /** ffprobe binary; default the npm one ({@link defaultMediaTools}). */

@@ -9,7 +9,9 @@ import { TransactionService } from '../../database/transaction.service.js';
 import { InventorySessionService } from '../inventory/inventory-session.service.js';
 import type { FailureCode } from '../inventory/session-state.js';
 import type { LumaFrame } from '../media/frame-extractor.js';
+import type { FrameMeasure } from '../media/frame-selector.js';
 import { MediaProcessingService } from '../media/media-processing.service.js';
+import { storedExtractionProbe } from '../media/video-probe.js';
 import { OBJECT_STORAGE, type ObjectStorage } from '../storage/object-storage.port.js';
 import { VideoIntakeService } from './video-intake.service.js';
 import {
@@ -108,6 +110,14 @@ export class PipelineFailure extends Error {
  * artifacts it wrote before; a session already READY or FAILED is left alone. Progress is
  * reported (10 % extracted, 30 % measured, 40 % stored; the analysis reports the rest) and
  * doubles as the heartbeat the sweeper watches.
+ *
+ * Speed (issue 6 benchmark, bench/pipeline.md): the probe stored at validation is reused (no
+ * second ffprobe); with the offline barcode provider, ffmpeg also streams each sampled frame's
+ * greyscale pixels and measuring copy, so the codes are read and the frames measured while the
+ * video is still decoding, and selection follows extraction at once. Each job logs one
+ * `session processed` info line with its wall-clock milliseconds per step
+ * ({@link PipelineStepTimings}: extract, select, store, detect, fuse, write; `totalMs`) and frame
+ * counts; the session's `processing_ms` holds the same total.
  */
 @Injectable()
 export class VideoPipelineService {
@@ -143,10 +153,10 @@ export class VideoPipelineService {
       if (session.state === 'QUEUED') await this.sessions.transition(sessionId, 'PROCESSING');
       else if (session.state !== 'PROCESSING') return null;
       const video = await this.videos.findBySession(sessionId);
-      return video ? { session, video } : null;
+      return video ? { session, video, probe: storedExtractionProbe(await this.videos.findProbe(video.id)) } : null;
     });
     if (!start) return;
-    const { session, video } = start;
+    const { session, video, probe } = start;
     const startedAt = performance.now();
     let mark = startedAt;
     /** Milliseconds since the previous call (the step that just ended). */
@@ -180,16 +190,23 @@ export class VideoPipelineService {
       };
       await progress(1);
       const analysis = await this.analyzer.start(sessionId);
-      let framesHandedEarly = 0;
+      // When the provider takes frames during extraction, each frame is also measured as it
+      // arrives (from its streamed measuring copy), so selection can follow extraction at once.
+      const early = new Map<number, Promise<FrameMeasure>>();
       const { onFrame } = analysis;
       const onLuma = onFrame
         ? (frame: LumaFrame) => {
-            framesHandedEarly += 1;
+            if (frame.measureCopy) {
+              const measure = this.media.measureCopy(frame.measureCopy);
+              // Awaited after extraction; a failure there falls back to measuring the files.
+              measure.catch(() => undefined);
+              early.set(frame.index, measure);
+            }
             return onFrame(frame);
           }
         : undefined;
       const extracted = await this.intake.withLocalVideo(video, (path) =>
-        this.media.extract(path, join(directory, 'frames'), { onLuma }),
+        this.media.extract(path, join(directory, 'frames'), { probe: probe ?? undefined, onLuma }),
       );
       if (extracted.length === 0) throw new PipelineFailure('NO_USABLE_FRAMES', 'ffmpeg produced no frame');
       // A truncated or damaged file can pass the probe (its header names the full duration) and
@@ -203,7 +220,7 @@ export class VideoPipelineService {
       }
       const extractMs = lap();
       await progress(10);
-      const measured = await this.media.measure(extracted);
+      const measured = await this.measureAll(extracted, early);
       await progress(30);
       const durationMs = video.duration_ms ?? extracted[extracted.length - 1]!.timestampMs + 1;
       const decisions = this.media.select(measured, { durationMs });
@@ -215,6 +232,12 @@ export class VideoPipelineService {
       const prefix = `stores/${session.storeId}/sessions/${sessionId}`;
       // Re-runs overwrite the same keys; stale frames of an earlier run are removed first.
       await this.storage.deletePrefix(`${prefix}/frames/`);
+      // The thumbnail and contact sheet are drawn (sharp's threads) while the kept frames are copied.
+      const artifactsStored = this.storeArtifacts(
+        prefix,
+        kept.map((decision) => measured[decisions.indexOf(decision)]!),
+      );
+      artifactsStored.catch(() => undefined);
       const rows: NewFrame[] = [];
       for (let i = 0; i < decisions.length; i += 1) {
         const decision = decisions[i]!;
@@ -233,10 +256,7 @@ export class VideoPipelineService {
           rejectedReason: decision.rejectedReason,
         });
       }
-      const artifacts = await this.storeArtifacts(
-        prefix,
-        kept.map((decision) => measured[decisions.indexOf(decision)]!),
-      );
+      const artifacts = await artifactsStored;
       const frameRows = await this.transactions.runAsSystem(async () => {
         const inserted = await this.videos.replaceFrames({ id: video.id, storeId: session.storeId }, rows, artifacts);
         await this.sessions.recordFrameCounts(sessionId, {
@@ -270,7 +290,7 @@ export class VideoPipelineService {
           videoMs: durationMs,
           framesSampled: rows.length,
           framesKept: kept.length,
-          framesHandedEarly,
+          framesReadDuringExtraction: onFrame ? extracted.length : 0,
         },
         'session processed',
       );
@@ -297,6 +317,24 @@ export class VideoPipelineService {
   async requeueAfterError(sessionId: string): Promise<void> {
     const session = await this.sessions.getForWorker(sessionId);
     if (session?.state === 'PROCESSING') await this.sessions.transition(sessionId, 'QUEUED');
+  }
+
+  /**
+   * Measures of every frame, in order: those taken during extraction when there is one for each
+   * frame, else measured now from the files (the measuring copies, or the JPEGs).
+   */
+  private async measureAll<T extends { index: number; path: string; greyPath: string | null }>(
+    frames: readonly T[],
+    early: ReadonlyMap<number, Promise<FrameMeasure>>,
+  ): Promise<(T & FrameMeasure)[]> {
+    if (frames.every((frame) => early.has(frame.index))) {
+      try {
+        return await Promise.all(frames.map(async (frame) => ({ ...frame, ...(await early.get(frame.index)!) })));
+      } catch (error) {
+        this.logger.warn({ err: error }, 'measuring during extraction failed; measuring the files');
+      }
+    }
+    return this.media.measure(frames);
   }
 
   /** Thumbnail (first kept frame) and contact sheet (every kept frame) of a session. */

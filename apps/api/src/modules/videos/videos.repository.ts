@@ -150,6 +150,14 @@ export class VideosRepository {
     return rows[0] ?? null;
   }
 
+  /** What ffprobe read at validation (`media.videos.probe`, JSON), or null. */
+  async findProbe(videoId: string): Promise<unknown> {
+    const rows = (await this.transactions.query(`SELECT probe FROM media.videos WHERE id = $1`, [videoId])) as {
+      probe: unknown;
+    }[];
+    return rows[0]?.probe ?? null;
+  }
+
   /** Marks an UPLOADING video UPLOADED with its final size; false when it was not UPLOADING. */
   async markUploaded(id: string, sizeBytes: number, at: Date): Promise<boolean> {
     const rows = await this.transactions.query(
