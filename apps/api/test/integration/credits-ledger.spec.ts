@@ -97,6 +97,7 @@ describe('credits ledger (service, real PostgreSQL, two instances)', () => {
   it('refuses UPDATE and DELETE on the ledger to the application role (42501), whatever the identity', async () => {
     const { userId, walletId } = await newWallet(3);
     const pool = new pg.Pool({ connectionString: database.appUrl, max: 1 });
+    pool.on('error', () => undefined);
     try {
       const client = await pool.connect();
       try {

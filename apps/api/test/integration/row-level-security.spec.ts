@@ -33,6 +33,8 @@ describe('row-level security, connected as the application role', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     pool = new pg.Pool({ connectionString: database.appUrl, max: 4 });
+    // An idle connection the server closes (e.g. at shutdown) must not crash the test run.
+    pool.on('error', () => undefined);
     fx = await seedTenants(pool);
   });
 
@@ -564,6 +566,7 @@ describe('row-level security, connected as the application role', () => {
   describe('pooled connections', () => {
     it('never leak the transaction-local identity: 200 alternating A/B transactions on a pool of 2', async () => {
       const small = new pg.Pool({ connectionString: database.appUrl, max: 2 });
+      small.on('error', () => undefined);
       const servedBy = new Map<number, Set<string>>();
       try {
         const one = async (i: number) => {
