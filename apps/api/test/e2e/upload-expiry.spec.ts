@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreditsService } from '../../src/modules/credits/credits.service.js';
 import { SessionSweeperService } from '../../src/modules/videos/session-sweeper.service.js';
-import { bearer, signIn, uniquePhone, type SignedIn } from '../support/auth-helpers.js';
+import { bearer, type SignedIn } from '../support/auth-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { ownerWithStore } from '../support/store-helpers.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -46,23 +45,7 @@ describe('upload expiry', () => {
         SWEEPER_INTERVAL_SECONDS: '3600',
       },
     });
-    owner = await signIn(api, uniquePhone());
-    const store = await api.inject({
-      method: 'POST',
-      url: '/api/v1/stores',
-      headers: bearer(owner),
-      payload: { name: 'Abarrotes El Reloj', giro: 'abarrotes' },
-    });
-    expect(store.statusCode, store.body).toBe(201);
-    storeId = store.json().id;
-    const credits = api.app.get(CreditsService);
-    await credits.grant({
-      walletId: await credits.walletForUser(owner.user.id),
-      type: 'PURCHASE',
-      credits: 5,
-      referenceId: randomUUID(),
-      idempotencyKey: `test-purchase:${owner.user.id}`,
-    });
+    ({ owner, storeId } = await ownerWithStore(api, 'Abarrotes El Reloj', 5));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreditsService } from '../../src/modules/credits/credits.service.js';
 import { SessionSweeperService } from '../../src/modules/videos/session-sweeper.service.js';
-import { bearer, signIn, uniquePhone, type SignedIn } from '../support/auth-helpers.js';
+import { bearer, type SignedIn } from '../support/auth-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { ownerWithStore } from '../support/store-helpers.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -205,23 +205,7 @@ describe('video pipeline on S3 storage', () => {
         SWEEPER_INTERVAL_SECONDS: '3600',
       },
     });
-    owner = await signIn(api, uniquePhone());
-    const store = await api.inject({
-      method: 'POST',
-      url: '/api/v1/stores',
-      headers: bearer(owner),
-      payload: { name: 'Abarrotes La Nube', giro: 'abarrotes' },
-    });
-    expect(store.statusCode, store.body).toBe(201);
-    storeId = store.json().id;
-    const credits = api.app.get(CreditsService);
-    await credits.grant({
-      walletId: await credits.walletForUser(owner.user.id),
-      type: 'PURCHASE',
-      credits: 5,
-      referenceId: randomUUID(),
-      idempotencyKey: `test-purchase:${owner.user.id}`,
-    });
+    ({ owner, storeId } = await ownerWithStore(api, 'Abarrotes La Nube', 5));
   }, 120_000);
 
   afterAll(async () => {
